@@ -1,0 +1,34 @@
+// Which kernels exist: name, family, ISA tier and entry points. The graph compiler reads the
+// metadata (names, families, tiers) to choose kernels; the runtime resolves names to code.
+#pragma once
+#include <span>
+#include <string_view>
+
+#include "kernels/isa_tier.h"
+#include "kernels/kernel_call.h"
+#include "kernels/kernel_family.h"
+
+namespace unet::kernels {
+
+// Name a kernel by what it is: op, data type, tile, ISA, e.g. "conv2d_fwd_f32_ref",
+// "conv2d_fwd_f32_oc32x14w_avx512".
+struct KernelInfo {
+  std::string_view name;
+  Family family;
+  Tier tier;     // the lowest tier whose CPU features it needs
+  int priority;  // among kernels usable for a family and tier, the highest is preferred
+  WorkFn work;
+  RunFn run;
+};
+
+std::span<const KernelInfo> all_kernels();
+const KernelInfo* find_kernel(std::string_view name);  // nullptr if unknown
+const KernelInfo* reference_kernel(Family family);     // the scalar specification
+// The preferred kernel of `family` that a plan compiled for `tier` may use.
+const KernelInfo* best_kernel(Family family, Tier tier);
+
+// Tables contributed by each implementation folder.
+std::span<const KernelInfo> reference_kernels();  // kernels/ref/
+std::span<const KernelInfo> avx512_kernels();     // kernels/avx512/ (empty until written)
+
+}  // namespace unet::kernels
