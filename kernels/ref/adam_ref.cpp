@@ -1,0 +1,28 @@
+// Reference Adam update, as TensorFlow's AdamOptimizer (the bias correction is folded into
+// step->lr_t by the trainer). Items are chunks of kAdamChunk elements.
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/ref/ref_kernels.h"
+#include "kernels/ref/ref_support.h"
+
+namespace unet::kernels::ref {
+
+size_t adam_update_work(const KernelCall& call) {
+  return (static_cast<size_t>(call.t[0].w) + kAdamChunk - 1) / kAdamChunk;
+}
+
+void adam_update_run(const KernelCall& call, size_t begin, size_t end) {
+  const TensorArg &param = call.t[0], &grad = call.t[1], &m = call.t[2], &v = call.t[3];
+  const float beta1 = call.f[0], beta2 = call.f[1], epsilon = call.f[2];
+  const StepScalars& s = step_of(call);
+  const size_t last = std::min(end * kAdamChunk, static_cast<size_t>(param.w));
+  for (size_t e = begin * kAdamChunk; e < last; ++e) {
+    const float g = grad.data[e] * s.grad_scale;
+    m.data[e] = beta1 * m.data[e] + (1.f - beta1) * g;
+    v.data[e] = beta2 * v.data[e] + (1.f - beta2) * g * g;
+    param.data[e] -= s.lr_t * m.data[e] / (std::sqrt(v.data[e]) + epsilon);
+  }
+}
+
+}  // namespace unet::kernels::ref

@@ -1,0 +1,49 @@
+// Reference dropout and its gradient. The mask is never stored: both directions regenerate
+// it from the counter-based RNG at (seed, step, global image index, element), so it does not
+// depend on how a batch is cut into micro-batches. Items are (image, channel block, row).
+#include "kernels/counter_rng.h"
+#include "kernels/ref/ref_kernels.h"
+#include "kernels/ref/ref_support.h"
+
+namespace unet::kernels::ref {
+
+namespace {
+
+// out (+)= keep ? in / (1 - rate) : 0 over the rows [begin, end) of `in`'s shape.
+void apply_mask(const KernelCall& call, const TensorArg& in, const TensorArg& out,
+                bool accumulate, size_t begin, size_t end) {
+  const float rate = call.f[0];
+  const uint64_t seed = dropout_seed(call);
+  const StepScalars& s = step_of(call);
+  for (size_t item = begin; item < end; ++item) {
+    const auto [n, cb, y] = block_row_of(in, item);
+    const uint64_t image = s.image_base + static_cast<uint64_t>(n);
+    for (int x = 0; x < in.w; ++x) {
+      const float* src = pixel(in, n, cb, y, x);
+      double value[kBlock] = {};
+      for (int l = 0; l < kBlock; ++l) {
+        const int c = cb * kBlock + l;
+        if (c >= in.c) break;
+        const uint64_t element = (static_cast<uint64_t>(c) * in.h + y) * in.w + x;
+        if (dropout_keep(seed, s.step, image, element, rate)) value[l] = src[l] / (1.0f - rate);
+      }
+      store_pixel(pixel(out, n, cb, y, x), value, cb * kBlock, in.c, accumulate);
+    }
+  }
+}
+
+}  // namespace
+
+size_t dropout_fwd_work(const KernelCall& call) { return block_row_count(call.t[0]); }
+
+void dropout_fwd_run(const KernelCall& call, size_t begin, size_t end) {
+  apply_mask(call, call.t[0], call.t[1], false, begin, end);
+}
+
+size_t dropout_bwd_work(const KernelCall& call) { return block_row_count(call.t[0]); }
+
+void dropout_bwd_run(const KernelCall& call, size_t begin, size_t end) {
+  apply_mask(call, call.t[0], call.t[1], accumulates(call), begin, end);
+}
+
+}  // namespace unet::kernels::ref

@@ -1,0 +1,116 @@
+// Reference 2-D transposed convolution (Keras Conv2DTranspose) and its two gradients.
+// Input pixel (iy, ix) spreads to output pixels (iy*s - pt + ky, ix*s - pl + kx): the
+// geometry of conv2d_bwd_data, with the roles of the weight's two channel axes swapped.
+#include "kernels/kernel_family.h"
+#include "kernels/ref/ref_kernels.h"
+#include "kernels/ref/ref_support.h"
+
+namespace unet::kernels::ref {
+
+// ---- forward: items are (image, output-channel block) ----
+// y[n,o,oy,ox] = act(b[o] + sum over (i, ky, kx) of x[n,i,iy,ix] * w[o,i,ky,kx]) for every
+// input pixel (iy, ix) that spreads to (oy, ox) through tap (ky, kx).
+
+size_t tconv2d_fwd_work(const KernelCall& call) { return image_block_count(call.t[3]); }
+
+void tconv2d_fwd_run(const KernelCall& call, size_t begin, size_t end) {
+  const TensorArg &x = call.t[0], &w = call.t[1], &b = call.t[2], &y = call.t[3];
+  const ConvGeometry g = conv_geometry(call);
+  const auto act = static_cast<Activation>(call.i[kAttrActivation]);
+  for (size_t item = begin; item < end; ++item) {
+    const auto [n, ob] = image_block_of(y, item);
+    const int o0 = ob * kBlock;
+    for (int oy = 0; oy < y.h; ++oy)
+      for (int ox = 0; ox < y.w; ++ox) {
+        double acc[kBlock];
+        for (int l = 0; l < kBlock; ++l) acc[l] = bias_of(b, o0 + l, y.c);
+        for (int ky = 0; ky < w.h; ++ky) {
+          const int iy = tap_target(oy, ky, g.stride, g.pad_top, x.h);
+          if (iy < 0) continue;
+          for (int kx = 0; kx < w.w; ++kx) {
+            const int ix = tap_target(ox, kx, g.stride, g.pad_left, x.w);
+            if (ix < 0) continue;
+            for (int i = 0; i < x.c; ++i) {
+              const double xv = x.at(n, i, iy, ix);
+              const float* wo = w.data + weight_index(w.n, w.c, w.h, w.w, o0, i, ky, kx);
+              for (int l = 0; l < kBlock; ++l) acc[l] += xv * wo[l];
+            }
+          }
+        }
+        for (double& a : acc) a = activate(act, a);
+        store_pixel(pixel(y, n, ob, oy, ox), acc, o0, y.c, false);
+      }
+  }
+}
+
+// ---- backward data: items are (image, input-channel block of dx) ----
+// dx[n,i,iy,ix] = sum over (o, ky, kx) of dy[n,o,iy*s-pt+ky, ix*s-pl+kx] * w[o,i,ky,kx].
+
+size_t tconv2d_bwd_data_work(const KernelCall& call) { return image_block_count(call.t[2]); }
+
+void tconv2d_bwd_data_run(const KernelCall& call, size_t begin, size_t end) {
+  const TensorArg &dy = call.t[0], &w = call.t[1], &dx = call.t[2];
+  const ConvGeometry g = conv_geometry(call);
+  const bool accumulate = accumulates(call);
+  for (size_t item = begin; item < end; ++item) {
+    const auto [n, ib] = image_block_of(dx, item);
+    const int i0 = ib * kBlock;
+    for (int iy = 0; iy < dx.h; ++iy)
+      for (int ix = 0; ix < dx.w; ++ix) {
+        double acc[kBlock] = {};
+        for (int ky = 0; ky < w.h; ++ky) {
+          const int oy = tap_source(iy, ky, g.stride, g.pad_top);
+          if (oy < 0 || oy >= dy.h) continue;
+          for (int kx = 0; kx < w.w; ++kx) {
+            const int ox = tap_source(ix, kx, g.stride, g.pad_left);
+            if (ox < 0 || ox >= dy.w) continue;
+            for (int o = 0; o < dy.c; ++o) {
+              const double gv = dy.at(n, o, oy, ox);
+              for (int l = 0; l < kBlock; ++l)
+                acc[l] += gv * w.data[weight_index(w.n, w.c, w.h, w.w, o, i0 + l, ky, kx)];
+            }
+          }
+        }
+        store_pixel(pixel(dx, n, ib, iy, ix), acc, i0, dx.c, accumulate);
+      }
+  }
+}
+
+// ---- backward weights: items are (output-channel block, input-channel block) ----
+// dw[o,i,ky,kx] += sum over images and input pixels of x[n,i,iy,ix] * dy[n,o,oy,ox] with
+// (oy, ox) = (iy*s - pt + ky, ix*s - pl + kx); db[o] += sum of dy (items of input block 0).
+
+size_t tconv2d_bwd_weights_work(const KernelCall& call) {
+  const TensorArg& dw = call.t[2];
+  return static_cast<size_t>(channel_blocks(dw.n)) * channel_blocks(dw.c);
+}
+
+void tconv2d_bwd_weights_run(const KernelCall& call, size_t begin, size_t end) {
+  const TensorArg &x = call.t[0], &dy = call.t[1], &dw = call.t[2], &db = call.t[3];
+  const ConvGeometry g = conv_geometry(call);
+  const int ibs = channel_blocks(dw.c);
+  for (size_t item = begin; item < end; ++item) {
+    const int ob = static_cast<int>(item / ibs), ib = static_cast<int>(item % ibs);
+    for (int ky = 0; ky < dw.h; ++ky)
+      for (int kx = 0; kx < dw.w; ++kx) {
+        double acc[kBlock][kBlock] = {};  // [input lane][output lane]
+        for (int n = 0; n < x.n; ++n)
+          for (int iy = 0; iy < x.h; ++iy) {
+            const int oy = tap_source(iy, ky, g.stride, g.pad_top);
+            if (oy < 0 || oy >= dy.h) continue;
+            for (int ix = 0; ix < x.w; ++ix) {
+              const int ox = tap_source(ix, kx, g.stride, g.pad_left);
+              if (ox < 0 || ox >= dy.w) continue;
+              const float* xs = pixel(x, n, ib, iy, ix);
+              const float* gs = pixel(dy, n, ob, oy, ox);
+              for (int il = 0; il < kBlock; ++il)
+                for (int ol = 0; ol < kBlock; ++ol) acc[il][ol] += double(xs[il]) * gs[ol];
+            }
+          }
+        add_weight_tile(dw, ob, ib, ky, kx, acc);
+      }
+    if (ib == 0 && db.data) add_bias_gradient(dy, db, ob);
+  }
+}
+
+}  // namespace unet::kernels::ref
