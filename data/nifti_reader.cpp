@@ -1,0 +1,339 @@
+#include "data/nifti_reader.h"
+
+#include <fmt/format.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+namespace unet::data {
+
+const char* nifti_datatype_name(NiftiDatatype dtype) {
+  switch (dtype) {
+    case NiftiDatatype::u8: return "uint8";
+    case NiftiDatatype::i16: return "int16";
+    case NiftiDatatype::i32: return "int32";
+    case NiftiDatatype::f32: return "float32";
+    case NiftiDatatype::f64: return "float64";
+    case NiftiDatatype::u16: return "uint16";
+  }
+  return "unknown";
+}
+
+int nifti_datatype_bits(NiftiDatatype dtype) {
+  switch (dtype) {
+    case NiftiDatatype::u8: return 8;
+    case NiftiDatatype::i16: return 16;
+    case NiftiDatatype::u16: return 16;
+    case NiftiDatatype::i32: return 32;
+    case NiftiDatatype::f32: return 32;
+    case NiftiDatatype::f64: return 64;
+  }
+  return 0;
+}
+
+namespace {
+
+constexpr size_t kHeaderBytes = 348;
+
+// Other NIfTI codes, named so the error says what the file holds rather than just a number.
+const char* other_datatype_name(int code) {
+  switch (code) {
+    case 0: return "unknown";
+    case 1: return "binary";
+    case 32: return "complex64";
+    case 128: return "RGB24";
+    case 256: return "int8";
+    case 768: return "uint32";
+    case 1024: return "int64";
+    case 1280: return "uint64";
+    case 1536: return "float128";
+    case 1792: return "complex128";
+    case 2048: return "complex256";
+    case 2304: return "RGBA32";
+    default: return "not a NIfTI datatype";
+  }
+}
+
+// Where the bytes come from: the plain file, or the gzip stream inflated on the fly.
+class ByteSource {
+ public:
+  virtual ~ByteSource() = default;
+  // Fills up to n bytes; returns how many (fewer only at the end of the data).
+  virtual size_t read(uint8_t* dst, size_t n) = 0;
+  // After the voxels: for gzip, inflate to the end so the CRC is checked.
+  virtual void finish() {}
+};
+
+std::vector<uint8_t> slurp(const std::string& path) {
+  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!f) throw DataError(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+  std::vector<uint8_t> bytes;
+  uint8_t chunk[1 << 16];
+  size_t got;
+  while ((got = std::fread(chunk, 1, sizeof chunk, f.get())) > 0) bytes.insert(bytes.end(), chunk, chunk + got);
+  if (std::ferror(f.get())) throw DataError(fmt::format("{}: read error: {}", path, std::strerror(errno)));
+  return bytes;
+}
+
+class PlainSource : public ByteSource {
+ public:
+  explicit PlainSource(std::vector<uint8_t> bytes) : bytes_(std::move(bytes)) {}
+  size_t read(uint8_t* dst, size_t n) override {
+    const size_t take = std::min(n, bytes_.size() - pos_);
+    std::memcpy(dst, bytes_.data() + pos_, take);
+    pos_ += take;
+    return take;
+  }
+
+ private:
+  std::vector<uint8_t> bytes_;
+  size_t pos_ = 0;
+};
+
+class GzipSource : public ByteSource {
+ public:
+  GzipSource(std::string path, std::vector<uint8_t> compressed)
+      : path_(std::move(path)), compressed_(std::move(compressed)) {
+    std::memset(&zs_, 0, sizeof zs_);
+    if (inflateInit2(&zs_, 15 + 16) != Z_OK) throw DataError(fmt::format("{}: gzip: cannot start zlib", path_));
+    zs_.next_in = compressed_.data();
+    zs_.avail_in = static_cast<uInt>(std::min<size_t>(compressed_.size(), kMaxChunk));
+    fed_ = zs_.avail_in;
+  }
+  ~GzipSource() override { inflateEnd(&zs_); }
+
+  size_t read(uint8_t* dst, size_t n) override {
+    size_t done = 0;
+    while (done < n && !ended_) {
+      const size_t want = std::min(n - done, kMaxChunk);
+      zs_.next_out = dst + done;
+      zs_.avail_out = static_cast<uInt>(want);
+      const int rc = inflate(&zs_, Z_NO_FLUSH);
+      done += want - zs_.avail_out;
+      refill();
+      if (rc == Z_STREAM_END) {
+        // Concatenated gzip members (gzip -c a b) are one stream to a reader.
+        if (zs_.avail_in >= 2 && zs_.next_in[0] == 0x1f && zs_.next_in[1] == 0x8b) {
+          inflateReset(&zs_);
+        } else {
+          ended_ = true;
+        }
+      } else if (rc == Z_BUF_ERROR && zs_.avail_in == 0) {
+        throw DataError(fmt::format("{}: gzip: truncated: the compressed stream stops at byte {} before its end",
+                                    path_, compressed_.size()));
+      } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+        throw DataError(fmt::format("{}: gzip: corrupt data near compressed byte {}: {}", path_,
+                                    consumed(), zs_.msg ? zs_.msg : zError(rc)));
+      }
+    }
+    return done;
+  }
+
+  void finish() override {
+    uint8_t sink[1 << 14];
+    while (!ended_) read(sink, sizeof sink);
+  }
+
+ private:
+  static constexpr size_t kMaxChunk = size_t{1} << 30;  // zlib counts in 32 bits
+  size_t consumed() const { return fed_ - zs_.avail_in; }
+  void refill() {
+    if (zs_.avail_in == 0 && fed_ < compressed_.size()) {
+      zs_.next_in = compressed_.data() + fed_;
+      zs_.avail_in = static_cast<uInt>(std::min(compressed_.size() - fed_, kMaxChunk));
+      fed_ += zs_.avail_in;
+    }
+  }
+
+  std::string path_;
+  std::vector<uint8_t> compressed_;
+  z_stream zs_;
+  size_t fed_ = 0;
+  bool ended_ = false;
+};
+
+// Header fields, read at their byte offsets in the file's byte order.
+class HeaderView {
+ public:
+  HeaderView(const uint8_t* bytes, bool swap) : bytes_(bytes), swap_(swap) {}
+  template <class T>
+  T get(size_t offset) const {
+    T v;
+    std::memcpy(&v, bytes_ + offset, sizeof v);
+    if (swap_) {
+      if constexpr (sizeof(T) == 2) {
+        v = std::bit_cast<T>(__builtin_bswap16(std::bit_cast<uint16_t>(v)));
+      } else if constexpr (sizeof(T) == 4) {
+        v = std::bit_cast<T>(__builtin_bswap32(std::bit_cast<uint32_t>(v)));
+      }
+    }
+    return v;
+  }
+
+ private:
+  const uint8_t* bytes_;
+  bool swap_;
+};
+
+template <class T>
+T load(const uint8_t* p, bool swap) {
+  if constexpr (sizeof(T) == 1) {
+    return static_cast<T>(*p);
+  } else {
+    using U = std::conditional_t<sizeof(T) == 2, uint16_t, std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>>;
+    U u;
+    std::memcpy(&u, p, sizeof u);
+    if (swap) {
+      if constexpr (sizeof(T) == 2) u = __builtin_bswap16(u);
+      else if constexpr (sizeof(T) == 4) u = __builtin_bswap32(u);
+      else u = __builtin_bswap64(u);
+    }
+    return std::bit_cast<T>(u);
+  }
+}
+
+template <class T>
+void convert(const uint8_t* src, size_t n, bool swap, float slope, float inter, float* out) {
+  if (slope == 1.f && inter == 0.f) {
+    for (size_t i = 0; i < n; ++i) out[i] = static_cast<float>(load<T>(src + i * sizeof(T), swap));
+  } else {
+    // Scaling in double, as the standard's y = scl_slope * x + scl_inter is exact there for
+    // every stored type but float64.
+    for (size_t i = 0; i < n; ++i)
+      out[i] = static_cast<float>(static_cast<double>(slope) * static_cast<double>(load<T>(src + i * sizeof(T), swap)) +
+                                  static_cast<double>(inter));
+  }
+}
+
+}  // namespace
+
+NiftiVolume read_nifti(const std::string& path) {
+  std::vector<uint8_t> bytes = slurp(path);
+  const bool gz = bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b;
+  const size_t plain_size = bytes.size();
+  std::unique_ptr<ByteSource> src;
+  if (gz) src = std::make_unique<GzipSource>(path, std::move(bytes));
+  else src = std::make_unique<PlainSource>(std::move(bytes));
+
+  uint8_t raw[kHeaderBytes];
+  const size_t got = src->read(raw, kHeaderBytes);
+  if (got < kHeaderBytes)
+    throw DataError(fmt::format("{}: truncated: the NIfTI-1 header needs {} bytes, the {} holds {}", path,
+                                kHeaderBytes, gz ? "decompressed stream" : "file", got));
+
+  int32_t sizeof_hdr;
+  std::memcpy(&sizeof_hdr, raw, 4);
+  bool swap = false;
+  if (sizeof_hdr != 348) {
+    if (static_cast<int32_t>(__builtin_bswap32(static_cast<uint32_t>(sizeof_hdr))) == 348) {
+      swap = true;
+    } else if (sizeof_hdr == 540 || static_cast<int32_t>(__builtin_bswap32(static_cast<uint32_t>(sizeof_hdr))) == 540) {
+      throw DataError(fmt::format("{}: sizeof_hdr (byte 0) is 540: NIfTI-2 is not supported, only NIfTI-1", path));
+    } else {
+      throw DataError(fmt::format("{}: sizeof_hdr (byte 0) is {}, expected 348: not a NIfTI-1 file", path, sizeof_hdr));
+    }
+  }
+  const HeaderView h(raw, swap);
+
+  const char* magic = reinterpret_cast<const char*>(raw + 344);
+  if (std::memcmp(magic, "ni1", 4) == 0)
+    throw DataError(fmt::format("{}: magic (byte 344) is 'ni1': two-file (.hdr/.img) NIfTI is not supported", path));
+  if (std::memcmp(magic, "n+1", 4) != 0)
+    throw DataError(fmt::format("{}: magic (byte 344) is not 'n+1': not a single-file NIfTI-1 volume", path));
+
+  const int16_t ndim = h.get<int16_t>(40);
+  if (ndim < 1 || ndim > 7)
+    throw DataError(fmt::format("{}: dim[0] (byte 40) is {}, expected 1..7", path, ndim));
+  NiftiVolume vol;
+  for (int i = 1; i <= ndim; ++i) {
+    const int16_t d = h.get<int16_t>(40 + 2 * i);
+    if (d < 1) throw DataError(fmt::format("{}: dim[{}] (byte {}) is {}, expected >= 1", path, i, 40 + 2 * i, d));
+    if (i <= 3) vol.dims[i - 1] = d;
+    else if (d != 1)
+      throw DataError(fmt::format("{}: dim[{}] (byte {}) is {}: only 3-D volumes are supported", path, i, 40 + 2 * i, d));
+  }
+
+  const int16_t code = h.get<int16_t>(70);
+  switch (code) {
+    case 2: case 4: case 8: case 16: case 64: case 512: vol.stored = static_cast<NiftiDatatype>(code); break;
+    default:
+      throw DataError(fmt::format("{}: datatype (byte 70) is {} ({}): supported are uint8, int16, int32, uint16, "
+                                  "float32, float64", path, code, other_datatype_name(code)));
+  }
+  const int16_t bitpix = h.get<int16_t>(72);
+  if (bitpix != nifti_datatype_bits(vol.stored))
+    throw DataError(fmt::format("{}: bitpix (byte 72) is {} but datatype {} has {} bits", path, bitpix,
+                                nifti_datatype_name(vol.stored), nifti_datatype_bits(vol.stored)));
+
+  for (int i = 0; i < 3; ++i) {
+    const float p = h.get<float>(80 + 4 * i);
+    vol.voxel_mm[i] = (std::isfinite(p) && p > 0.f) ? p : 1.f;
+  }
+
+  const float vox_offset = h.get<float>(108);
+  if (!std::isfinite(vox_offset) || vox_offset < static_cast<float>(kHeaderBytes) || vox_offset > 1e12f ||
+      vox_offset != std::floor(vox_offset))
+    throw DataError(fmt::format("{}: vox_offset (byte 108) is {}: expected a whole number >= 348", path, vox_offset));
+  const size_t offset = static_cast<size_t>(vox_offset);
+
+  vol.scl_slope = h.get<float>(112);
+  vol.scl_inter = h.get<float>(116);
+  float slope = 1.f, inter = 0.f;
+  // The standard: a zero (or non-finite) slope means the stored values are the values.
+  if (std::isfinite(vol.scl_slope) && vol.scl_slope != 0.f) {
+    slope = vol.scl_slope;
+    inter = std::isfinite(vol.scl_inter) ? vol.scl_inter : 0.f;
+  }
+
+  const size_t count = vol.count();
+  const size_t elem = static_cast<size_t>(bitpix / 8);
+  const size_t data_bytes = count * elem;
+
+  // A header can claim terabytes; refuse before allocating what the file cannot hold
+  // (deflate expands at most ~1032:1).
+  const size_t can_hold = gz ? plain_size * 1100 + 4096 : plain_size;
+  if (offset > can_hold)
+    throw DataError(fmt::format("{}: vox_offset (byte 108) is {}, beyond the end of the file ({} bytes)", path, offset,
+                                plain_size));
+  if (data_bytes > can_hold - offset)
+    throw DataError(fmt::format("{}: truncated: {}x{}x{} {} voxels need {} bytes from vox_offset {}, the file holds {}",
+                                path, vol.dims[0], vol.dims[1], vol.dims[2], nifti_datatype_name(vol.stored),
+                                data_bytes, offset, plain_size));
+
+  // Skip the extensions between the header and the voxels.
+  std::vector<uint8_t> skip(offset - kHeaderBytes);
+  const size_t skipped = src->read(skip.data(), skip.size());
+  if (skipped < skip.size())
+    throw DataError(fmt::format("{}: vox_offset (byte 108) is {}, beyond the end of the {} ({} bytes)", path, offset,
+                                gz ? "decompressed stream" : "file", kHeaderBytes + skipped));
+
+  std::vector<uint8_t> data(data_bytes);
+  const size_t have = src->read(data.data(), data_bytes);
+  if (have < data_bytes)
+    throw DataError(fmt::format("{}: truncated: {}x{}x{} {} voxels need {} bytes from vox_offset {}, the {} holds {}",
+                                path, vol.dims[0], vol.dims[1], vol.dims[2], nifti_datatype_name(vol.stored),
+                                data_bytes, offset, gz ? "decompressed stream" : "file", have));
+  src->finish();
+
+  vol.voxels.resize(count);
+  const uint8_t* p = data.data();
+  float* out = vol.voxels.data();
+  switch (vol.stored) {
+    case NiftiDatatype::u8: convert<uint8_t>(p, count, swap, slope, inter, out); break;
+    case NiftiDatatype::i16: convert<int16_t>(p, count, swap, slope, inter, out); break;
+    case NiftiDatatype::u16: convert<uint16_t>(p, count, swap, slope, inter, out); break;
+    case NiftiDatatype::i32: convert<int32_t>(p, count, swap, slope, inter, out); break;
+    case NiftiDatatype::f32: convert<float>(p, count, swap, slope, inter, out); break;
+    case NiftiDatatype::f64: convert<double>(p, count, swap, slope, inter, out); break;
+  }
+  return vol;
+}
+
+}  // namespace unet::data

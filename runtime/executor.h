@@ -1,0 +1,41 @@
+// Runs a plan's op lists over its arena: every kernel call is resolved and laid out once, at
+// construction, so a step only patches the step scalars and calls kernels.
+#pragma once
+#include <vector>
+
+#include "kernels/kernel_call.h"
+#include "kernels/kernel_registry.h"
+#include "plan/plan.h"
+#include "runtime/thread_pool.h"
+
+namespace unet::runtime {
+
+enum class OpList { forward, backward, update };
+
+// The view of plan tensor `id` inside `arena` (layouts as in kernels/tensor_arg.h).
+kernels::TensorArg tensor_view(const plan::Plan& plan, std::byte* arena, int id);
+
+class Executor {
+ public:
+  Executor(const plan::Plan& plan, std::byte* arena, ThreadPool& threads);
+
+  // Runs one op list with these step scalars. With `evaluating`, dropout is the identity
+  // (rate 0), as at inference.
+  void run(OpList list, const kernels::StepScalars& scalars, bool evaluating = false);
+
+ private:
+  struct BoundOp {
+    const kernels::KernelInfo* kernel;
+    kernels::KernelCall call;
+    size_t work;
+  };
+  std::vector<BoundOp> bind(const std::vector<plan::Op>& ops);
+
+  const plan::Plan& plan_;
+  std::byte* arena_;
+  ThreadPool& threads_;
+  kernels::StepScalars scalars_;
+  std::vector<BoundOp> forward_, backward_, update_;
+};
+
+}  // namespace unet::runtime

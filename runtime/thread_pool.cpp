@@ -1,0 +1,93 @@
+#include "runtime/thread_pool.h"
+
+#include <hwloc.h>
+#include <tbb/blocked_range.h>
+#include <tbb/global_control.h>
+#include <tbb/parallel_for.h>
+#include <tbb/partitioner.h>
+#include <tbb/task_arena.h>
+#include <tbb/task_scheduler_observer.h>
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
+namespace unet::runtime {
+
+int default_num_threads() {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::max(1, cores - 2);
+}
+
+namespace {
+
+// Pins each thread entering the arena to one core, in order of arrival.
+class CorePinner : public tbb::task_scheduler_observer {
+ public:
+  CorePinner(tbb::task_arena& arena) : tbb::task_scheduler_observer(arena) {
+    hwloc_topology_init(&topo_);
+    hwloc_topology_load(topo_);
+    cores_ = hwloc_get_nbobjs_by_type(topo_, HWLOC_OBJ_CORE);
+    observe(true);
+  }
+  ~CorePinner() override {
+    observe(false);
+    hwloc_topology_destroy(topo_);
+  }
+  void on_scheduler_entry(bool) override {
+    if (cores_ <= 0) return;
+    thread_local bool pinned = false;
+    if (pinned) return;
+    pinned = true;
+    const int slot = tbb::this_task_arena::current_thread_index();
+    if (slot < 0) return;
+    hwloc_obj_t core = hwloc_get_obj_by_type(topo_, HWLOC_OBJ_CORE, slot % cores_);
+    if (!core || !core->cpuset) return;
+    hwloc_bitmap_t set = hwloc_bitmap_dup(core->cpuset);
+    hwloc_bitmap_singlify(set);  // one hardware thread of the core
+    hwloc_set_cpubind(topo_, set, HWLOC_CPUBIND_THREAD);
+    hwloc_bitmap_free(set);
+  }
+
+ private:
+  hwloc_topology_t topo_{};
+  int cores_ = 0;
+};
+
+}  // namespace
+
+struct ThreadPool::Impl {
+  int threads;
+  tbb::task_arena arena;
+  std::unique_ptr<CorePinner> pinner;
+  explicit Impl(int n) : threads(n), arena(n) {}
+};
+
+ThreadPool::ThreadPool(const ThreadOptions& options)
+    : impl_(std::make_unique<Impl>(options.num_threads > 0 ? options.num_threads : default_num_threads())) {
+  impl_->arena.initialize();
+  if (options.pin && impl_->threads > 1) impl_->pinner = std::make_unique<CorePinner>(impl_->arena);
+}
+
+ThreadPool::~ThreadPool() = default;
+
+int ThreadPool::size() const { return impl_->threads; }
+
+void ThreadPool::parallel_for(size_t work, const std::function<void(size_t, size_t)>& body) {
+  if (work == 0) return;
+  const size_t parts = std::min<size_t>(work, static_cast<size_t>(impl_->threads));
+  if (parts <= 1) {
+    body(0, work);
+    return;
+  }
+  impl_->arena.execute([&] {
+    tbb::parallel_for(tbb::blocked_range<size_t>(0, parts, 1),
+                      [&](const tbb::blocked_range<size_t>& r) {
+                        for (size_t p = r.begin(); p != r.end(); ++p)
+                          body(work * p / parts, work * (p + 1) / parts);
+                      },
+                      tbb::static_partitioner());
+  });
+}
+
+}  // namespace unet::runtime

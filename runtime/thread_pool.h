@@ -1,0 +1,31 @@
+// The compute threads: one TBB arena per process, each op's work split statically.
+#pragma once
+#include <cstddef>
+#include <functional>
+#include <memory>
+
+namespace unet::runtime {
+
+struct ThreadOptions {
+  int num_threads = 0;  // 0: the seed's default, cores - 2 (at least 1)
+  bool pin = true;      // bind each arena thread to its own core (hwloc)
+  int blocktime_ms = 0; // how long idle workers spin before sleeping (the seed's KMP_BLOCKTIME)
+};
+
+int default_num_threads();  // cores - 2, at least 1
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(const ThreadOptions& options);
+  ~ThreadPool();
+  int size() const;
+  // Calls body(begin, end) on disjoint ranges covering [0, work), one contiguous range per
+  // thread (static partitioning: the same split every step).
+  void parallel_for(size_t work, const std::function<void(size_t, size_t)>& body);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace unet::runtime

@@ -1,0 +1,101 @@
+// unetrun: train a compiled plan (standalone), or run inference with a checkpoint.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "runtime/checkpoint.h"
+#include "runtime/dataset.h"
+#include "runtime/engine.h"
+#include "runtime/param_init.h"
+#include "runtime/trainer.h"
+
+using namespace unet::runtime;
+
+int main(int argc, char** argv) {
+  CLI::App app{"unetrun: train the BraTS UNet from a compiled plan, or run inference"};
+  std::string plan_path;
+  TrainOptions train;
+  EngineOptions engine_opts;
+  std::string channels, log_path = "training.log", checkpoint, out_dir = ".";
+  bool infer = false, no_shuffle = false, resume = false, no_pin = false;
+  float learningrate = -1, lr_fraction = -1;
+  int64_t decay_steps = -1;
+  int num_inter_threads = 2;
+  train.data_dir = "data/slices";
+  train.checkpoint_dir = "checkpoints";
+
+  app.add_option("plan", plan_path, "plan.bin compiled by unetc")->required();
+  app.add_option("--data", train.data_dir, "folder with imgs_/msks_{train,test}.npy")->capture_default_str();
+  app.add_option("--epochs", train.epochs, "epochs to train")->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--batch_size", train.batch_size, "global batch (a multiple of the plan's micro-batch)")
+      ->capture_default_str();
+  app.add_option("--max_steps", train.max_steps, "stop after this global step");
+  app.add_option("--mode", train.selection.mode, "1: FLAIR->whole tumour, 2: T1ce->enhancing, 3: T2->core")
+      ->capture_default_str()->check(CLI::Range(1, 3));
+  app.add_option("--channels", channels, "input modalities, e.g. flair,t1ce or all (must match the plan)");
+  app.add_option("--seed", train.seed, "data order seed")->capture_default_str();
+  app.add_flag("--no_shuffle", no_shuffle, "keep the file order");
+  app.add_option("--learningrate", learningrate, "initial learning rate (default: the model's, 0.0005)");
+  app.add_option("--decay_steps", decay_steps, "learning-rate decay period (default: the model's, 350)");
+  app.add_option("--lr_fraction", lr_fraction, "decay factor per decay_steps (default: the model's, 0.2)");
+  app.add_flag("--const_learningrate", train.lr.constant, "no decay");
+  app.add_option("--num_threads", engine_opts.threads.num_threads, "compute threads (default: cores - 2)");
+  app.add_option("--num_inter_threads", num_inter_threads, "threads beside the compute (data, network)")
+      ->capture_default_str();
+  app.add_option("--blocktime", engine_opts.threads.blocktime_ms, "ms idle threads spin before sleeping")
+      ->capture_default_str();
+  app.add_option("--numa_node", engine_opts.numa_node, "prefer memory on this NUMA node (as numactl -p)");
+  app.add_flag("--no_pin", no_pin, "do not bind compute threads to cores");
+  app.add_option("--checkpoint_dir", train.checkpoint_dir, "where checkpoints go")->capture_default_str();
+  app.add_option("--save_secs", train.save_secs, "seconds between checkpoints")->capture_default_str();
+  app.add_flag("--resume", resume, "continue from <checkpoint_dir>/latest.npz");
+  app.add_option("--init_checkpoint", train.init_checkpoint, "start from these weights (.npz)");
+  app.add_option("--log", log_path, "training log (appended)")->capture_default_str();
+  app.add_flag("--infer", infer, "inference on the test set: write msks_test_predictions.npy and the Dice");
+  app.add_option("--checkpoint", checkpoint, "weights for --infer (.npz)");
+  app.add_option("--out", out_dir, "folder for msks_test_predictions.npy (--infer)")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    engine_opts.threads.pin = !no_pin;
+    if (!channels.empty()) train.selection.channels = parse_channels(channels);
+    train.shuffle = !no_shuffle;
+    (void)num_inter_threads;
+
+    Engine engine(load_plan(plan_path), engine_opts);
+    const unet::plan::Plan& plan = engine.plan();
+
+    if (infer) {
+      if (checkpoint.empty()) throw RuntimeError("--infer needs --checkpoint FILE.npz");
+      load_checkpoint(checkpoint, plan, engine.arena(), CheckpointUse::init_weights);
+      Dataset test(train.data_dir, "test", train.selection, static_cast<int>(plan.in_c), static_cast<int>(plan.in_h),
+                   static_cast<int>(plan.in_w), static_cast<int>(plan.batch));
+      std::filesystem::create_directories(out_dir);
+      const std::string pred = (std::filesystem::path(out_dir) / "msks_test_predictions.npy").string();
+      const double dice = evaluate(engine, test, pred);
+      fmt::print("Wrote {} ({} images)\n", pred, test.size());
+      fmt::print("Test Dice Coef = {:.3f}\n", dice);
+      return 0;
+    }
+
+    train.lr.initial = learningrate > 0 ? learningrate : plan.optimizer.learning_rate;
+    train.lr.decay_steps = decay_steps > 0 ? static_cast<uint32_t>(decay_steps) : plan.optimizer.decay_steps;
+    train.lr.fraction = lr_fraction > 0 ? lr_fraction : plan.optimizer.lr_fraction;
+    if (resume) {
+      train.resume = (std::filesystem::path(train.checkpoint_dir) / "latest.npz").string();
+      if (!std::filesystem::exists(train.resume))
+        throw RuntimeError(fmt::format("--resume: {} does not exist", train.resume));
+    }
+    TrainingLog log(log_path);
+    log.line(fmt::format("unetrun: {} ({}, tier {}, micro-batch {}), {} threads, data {}", plan_path, plan.model_name,
+                         unet::kernels::tier_name(plan.tier), plan.batch, engine.threads().size(), train.data_dir));
+    Trainer trainer(engine, train, log);
+    trainer.run();
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "unetrun: %s\n", e.what());
+    return 1;
+  }
+}
