@@ -1,0 +1,16 @@
+// Reads single-file NIfTI-1 volumes, plain (.nii) or gzip'd (.nii.gz, detected by the gzip
+// magic rather than the name), in either byte order. Everything in the file is untrusted:
+// each header field is checked, and a bad file is a DataError whose what() is one line
+// naming the file and the field, e.g.
+//   "t1.nii.gz: datatype (byte 70) is 128 (RGB24): supported are uint8, int16, int32, ..."
+#pragma once
+#include <string>
+
+#include "data/data_error.h"
+#include "data/nifti_volume.h"
+
+namespace unet::data {
+
+NiftiVolume read_nifti(const std::string& path);
+
+}  // namespace unet::data
