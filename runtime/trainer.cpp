@@ -81,30 +81,30 @@ void Trainer::load_micro_batch(Dataset& data, const size_t* idx, size_t n) {
   data.load(idx, n, engine_.view(p.input), engine_.view(p.target));
 }
 
-StepResult Trainer::step(const size_t* idx, size_t count) {
-  const plan::Plan& p = engine_.plan();
+StepResult train_step(Engine& engine, uint64_t step, size_t micro, const LearningRate& lr,
+                      const std::function<void(size_t)>& load) {
+  const plan::Plan& p = engine.plan();
   const size_t b = p.batch;
-  const size_t micro = count / b;
-  Executor& ex = engine_.executor();
-  std::memset(engine_.arena() + p.grads_region.offset, 0, p.grads_region.bytes);
+  Executor& ex = engine.executor();
+  std::memset(engine.arena() + p.grads_region.offset, 0, p.grads_region.bytes);
 
   kernels::StepScalars s;
-  s.step = global_step_;
-  const float* partials = engine_.view(p.loss_partials).data;
+  s.step = step;
+  const float* partials = engine.view(p.loss_partials).data;
   DiceSums sums;
   // The loss is -log Dice over the whole global batch, so its gradient needs the batch's
   // sums before any backward pass: with several micro-batches, a forward-only pass gathers
   // them and the second pass recomputes each forward before its backward.
   if (micro > 1) {
     for (size_t j = 0; j < micro; ++j) {
-      load_micro_batch(train_, idx + j * b, b);
+      load(j);
       s.image_base = j * b;
       ex.run(OpList::forward, s);
       sums.add_partials(partials, b);
     }
   }
   for (size_t j = 0; j < micro; ++j) {
-    load_micro_batch(train_, idx + j * b, b);
+    load(j);
     s.image_base = j * b;
     ex.run(OpList::forward, s);
     if (micro == 1) sums.add_partials(partials, b);
@@ -119,12 +119,19 @@ StepResult Trainer::step(const size_t* idx, size_t count) {
   StepResult r;
   r.dice = sums.dice(p.dice_smooth);
   r.loss = -std::log(r.dice);
-  r.lr = options_.lr.at(global_step_);
-  const double t = static_cast<double>(global_step_ + 1);
+  r.lr = lr.at(step);
+  const double t = static_cast<double>(step + 1);
   const plan::Optimizer& o = p.optimizer;
   s.lr_t = static_cast<float>(r.lr * std::sqrt(1.0 - std::pow(o.beta2, t)) / (1.0 - std::pow(o.beta1, t)));
   s.grad_scale = 1.f;
   ex.run(OpList::update, s);
+  return r;
+}
+
+StepResult Trainer::step(const size_t* idx, size_t count) {
+  const size_t b = engine_.plan().batch;
+  const StepResult r = train_step(engine_, global_step_, count / b, options_.lr,
+                                  [&](size_t j) { load_micro_batch(train_, idx + j * b, b); });
   ++global_step_;
   return r;
 }

@@ -55,6 +55,11 @@ struct DiceSums {
   double dice(double smooth) const;
 };
 
+// One global step of `micro` micro-batches: zero gradients, forward/backward per micro-batch,
+// one Adam update at `step`. load(j) fills the plan's input and target with micro-batch j.
+StepResult train_step(Engine& engine, uint64_t step, size_t micro, const LearningRate& lr,
+                      const std::function<void(size_t)>& load);
+
 class Trainer {
  public:
   Trainer(Engine& engine, const TrainOptions& options, TrainingLog& log);

@@ -1,0 +1,38 @@
+// unetbench: whole-step training speed of a compiled plan (per-kernel figures: bench_kernels).
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <cstdio>
+
+#include "runtime/engine.h"
+#include "runtime/step_benchmark.h"
+
+using namespace unet::runtime;
+
+int main(int argc, char** argv) {
+  CLI::App app{"unetbench: training-step benchmarks"};
+  app.require_subcommand(1);
+  CLI::App* train = app.add_subcommand("train", "time whole training steps of a plan");
+  std::string plan_path;
+  int steps = 5, warmup = 1;
+  EngineOptions eo;
+  train->add_option("plan", plan_path, "plan.bin compiled by unetc")->required();
+  train->add_option("--steps", steps, "timed steps")->capture_default_str()->check(CLI::PositiveNumber);
+  train->add_option("--warmup", warmup, "untimed steps first")->capture_default_str()->check(CLI::NonNegativeNumber);
+  train->add_option("--num_threads", eo.threads.num_threads, "compute threads (default: cores - 2)");
+  train->add_option("--numa_node", eo.numa_node, "prefer memory on this NUMA node");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    Engine engine(load_plan(plan_path), eo);
+    const StepTiming t = time_training_steps(engine, steps, warmup);
+    const auto& p = engine.plan();
+    fmt::print("unetbench train {}: {} tier {}, batch {}, {} threads: {:.3f} s/step, {:.2f} images/s "
+               "(loss {:.4f} -> {:.4f})\n",
+               plan_path, p.model_name, unet::kernels::tier_name(p.tier), p.batch, engine.threads().size(),
+               t.seconds_per_step, t.images_per_second, t.first_loss, t.last_loss);
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "unetbench: %s\n", e.what());
+    return 1;
+  }
+}
