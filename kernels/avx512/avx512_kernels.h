@@ -1,0 +1,25 @@
+// Entry points of the AVX-512 kernels, one namespace per ISA tier: the same source compiled
+// with the full avx512 flags (namespace avx512) and with the Knights Landing subset
+// (namespace avx512f). Registered in avx512_table.cpp; work()/run() follow KernelCall's rules.
+#pragma once
+#include <cstddef>
+
+#include "kernels/kernel_call.h"
+
+#define UNET_AVX512_DECLARE_KERNELS                                                        \
+  size_t conv3x3_fwd_work(const KernelCall& call);                                         \
+  void conv3x3_fwd_run(const KernelCall& call, size_t begin, size_t end);                  \
+  size_t conv3x3_bwd_data_work(const KernelCall& call);                                    \
+  void conv3x3_bwd_data_run(const KernelCall& call, size_t begin, size_t end);             \
+  size_t conv3x3_bwd_weights_work(const KernelCall& call);                                 \
+  void conv3x3_bwd_weights_run(const KernelCall& call, size_t begin, size_t end);
+
+namespace unet::kernels::avx512 {
+UNET_AVX512_DECLARE_KERNELS
+}  // namespace unet::kernels::avx512
+
+namespace unet::kernels::avx512f {
+UNET_AVX512_DECLARE_KERNELS
+}  // namespace unet::kernels::avx512f
+
+#undef UNET_AVX512_DECLARE_KERNELS

@@ -1,0 +1,445 @@
+// Body of the direct 3x3 convolution kernels (stride 1, padding 1, "same" output), forward,
+// backward-data and backward-weights, in nChw16c with OIhw16i16o weights. Included by one
+// translation unit per ISA tier, each defining UNET_AVX512_TIER_NS (the namespace its
+// entry points live in) and compiled with that tier's flags; uses AVX512F intrinsics only,
+// so the avx512f (Knights Landing) build gets the same kernels.
+//
+// Shapes the fast path does not cover (other kernel sizes, strides, paddings or output
+// sizes) go to the reference kernel, so these kernels serve every conv2d op of a plan.
+#ifndef UNET_AVX512_TIER_NS
+#error "define UNET_AVX512_TIER_NS before including conv3x3_avx512_impl.h"
+#endif
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+
+#include "kernels/avx512/avx512_kernels.h"
+#include "kernels/kernel_call.h"
+#include "kernels/kernel_family.h"
+#include "kernels/ref/ref_kernels.h"
+#include "kernels/tensor_arg.h"
+
+namespace unet::kernels::UNET_AVX512_TIER_NS {
+namespace {
+
+#define UNET_INLINE inline __attribute__((always_inline))
+
+constexpr int kTaps = 9;
+constexpr int kTapFloats = kBlock * kBlock;  // one 16x16 weight tile
+constexpr int kMaxPixels = 14;               // widest row segment of a register tile
+constexpr int kMaxChannelBlocks = 2;         // output blocks of a register tile (fwd, bwd-data)
+constexpr int kPixelsPerItem = 256;          // pixels a fwd / bwd-data work item aims for
+
+// The fast path: 3x3 taps, stride 1, padding 1 on both axes, output as large as the input.
+bool is_same_3x3(const TensorArg& in, const TensorArg& w, const TensorArg& out, const KernelCall& call) {
+  return w.h == 3 && w.w == 3 && call.i[kAttrStride] == 1 && call.i[kAttrPadTop] == 1 &&
+         call.i[kAttrPadLeft] == 1 && in.h == out.h && in.w == out.w && in.n == out.n &&
+         in.h > 0 && in.w > 0;
+}
+
+// Lanes of channel block cb that hold real channels of a c-channel tensor.
+UNET_INLINE __mmask16 real_lanes(int cb, int c) {
+  const int real = c - cb * kBlock;
+  return real >= kBlock ? __mmask16(0xFFFF) : __mmask16((1u << std::max(real, 0)) - 1u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// How a forward / backward-data call is cut into items: (image group, channel group, row group).
+// Wide images give each item a band of rows of one image; small ones give it whole images.
+
+struct Split {
+  int images, rows;                   // per item
+  int image_groups, channel_groups, row_groups;
+  size_t items() const { return size_t(image_groups) * channel_groups * row_groups; }
+};
+
+Split split_of(int n, int h, int w, int channel_groups) {
+  Split s{};
+  s.rows = std::clamp((kPixelsPerItem + w - 1) / w, 1, h);
+  s.images = s.rows == h ? std::clamp(kPixelsPerItem / (h * w), 1, n) : 1;
+  s.image_groups = (n + s.images - 1) / s.images;
+  s.row_groups = (h + s.rows - 1) / s.rows;
+  s.channel_groups = channel_groups;
+  return s;
+}
+
+struct ItemCoords {
+  int n0, n1, cg, y0, y1;
+};
+
+ItemCoords coords_of(const Split& s, size_t item, int n, int h) {
+  const int rg = static_cast<int>(item % s.row_groups);
+  const size_t rest = item / s.row_groups;
+  const int cg = static_cast<int>(rest % s.channel_groups);
+  const int ig = static_cast<int>(rest / s.channel_groups);
+  return {ig * s.images, std::min(n, (ig + 1) * s.images), cg, rg * s.rows,
+          std::min(h, (rg + 1) * s.rows)};
+}
+
+// ---------------------------------------------------------------------------------------------
+// The register tile shared by forward and backward-data: OCB output blocks x NP pixels of one
+// row, summed over `blocks` input channel blocks, 3x3 taps and 16 input lanes per block.
+// Weights: for output block o, input block b, tap t, input lane l, the 16 output lanes at
+//   w + o*w_ob + b*w_ib + t*256 + l*16.
+// L / R: the segment starts / ends at the image border, so its first / last pixel has no
+// left / right tap.
+
+struct TileArgs {
+  const float* in;     // input block 0, row y, pixel x0
+  int64_t in_row;      // floats between rows
+  int64_t in_blk;      // floats between input channel blocks
+  int blocks;          // input channel blocks summed
+  unsigned row_taps;   // bit ky set when row y + ky - 1 lies inside the input
+  const float* w;
+  int64_t w_ob, w_ib;
+  float* out;          // output block 0, row y, pixel x0
+  int64_t out_blk;     // floats between output channel blocks
+  const float* init;   // nullptr: start from `start` (zero or bias) instead of from out
+  const float* bias;   // padded bias of the first output block, or nullptr
+  bool load_out;       // start from the values in out (accumulate)
+  Activation act;
+  __mmask16 lanes[kMaxChannelBlocks];  // real lanes of each output block
+};
+
+template <int OCB, int NP, bool L, bool R, int KX>
+UNET_INLINE void tile_tap(__m512 (&acc)[OCB][NP], const float* ip, const float* wt, int64_t w_ob) {
+  constexpr int first = (L && KX == 0) ? 1 : 0;
+  constexpr int last = (R && KX == 2) ? NP - 1 : NP;
+  const float* xp = ip + (KX - 1) * kBlock;
+  for (int l = 0; l < kBlock; ++l) {
+    __m512 wv[OCB];
+#pragma GCC unroll 4
+    for (int o = 0; o < OCB; ++o) wv[o] = _mm512_loadu_ps(wt + o * w_ob + l * kBlock);
+#pragma GCC unroll 16
+    for (int p = first; p < last; ++p) {
+      const __m512 xb = _mm512_set1_ps(xp[p * kBlock + l]);
+#pragma GCC unroll 4
+      for (int o = 0; o < OCB; ++o) acc[o][p] = _mm512_fmadd_ps(wv[o], xb, acc[o][p]);
+    }
+  }
+}
+
+template <int OCB, int NP, bool L, bool R>
+void conv_tile(const TileArgs& a) {
+  __m512 acc[OCB][NP];
+#pragma GCC unroll 4
+  for (int o = 0; o < OCB; ++o) {
+    const __m512 start = a.bias ? _mm512_loadu_ps(a.bias + o * kBlock) : _mm512_setzero_ps();
+#pragma GCC unroll 16
+    for (int p = 0; p < NP; ++p)
+      acc[o][p] = a.load_out ? _mm512_loadu_ps(a.out + o * a.out_blk + p * kBlock) : start;
+  }
+  for (int b = 0; b < a.blocks; ++b) {
+    const float* ib = a.in + b * a.in_blk;
+    const float* wb = a.w + b * a.w_ib;
+    for (int ky = 0; ky < 3; ++ky) {
+      if (!((a.row_taps >> ky) & 1u)) continue;
+      const float* ip = ib + (ky - 1) * a.in_row;
+      const float* wk = wb + ky * 3 * kTapFloats;
+      tile_tap<OCB, NP, L, R, 0>(acc, ip, wk, a.w_ob);
+      tile_tap<OCB, NP, L, R, 1>(acc, ip, wk + kTapFloats, a.w_ob);
+      tile_tap<OCB, NP, L, R, 2>(acc, ip, wk + 2 * kTapFloats, a.w_ob);
+    }
+  }
+#pragma GCC unroll 4
+  for (int o = 0; o < OCB; ++o) {
+    float* op = a.out + o * a.out_blk;
+#pragma GCC unroll 16
+    for (int p = 0; p < NP; ++p) {
+      const __m512 v = a.act == Activation::relu
+                           ? _mm512_maskz_max_ps(a.lanes[o], acc[o][p], _mm512_setzero_ps())
+                           : _mm512_maskz_mov_ps(a.lanes[o], acc[o][p]);
+      _mm512_storeu_ps(op + p * kBlock, v);
+    }
+    if (a.act == Activation::sigmoid) {
+      // Rare (3x3 convs feed ReLUs); scalar libm keeps it exact to the reference.
+      for (int k = 0; k < NP * kBlock; ++k)
+        if ((a.lanes[o] >> (k % kBlock)) & 1) op[k] = 1.f / (1.f + std::exp(-op[k]));
+    }
+  }
+}
+
+using TileFn = void (*)(const TileArgs&);
+
+// Entry [(np - 1) * 4 + left * 2 + right] is conv_tile<OCB, np, left, right>.
+template <int OCB, size_t... I>
+constexpr std::array<TileFn, sizeof...(I)> make_tile_table(std::index_sequence<I...>) {
+  return {{(I % 4 == 0   ? conv_tile<OCB, int(I / 4) + 1, false, false>
+            : I % 4 == 1 ? conv_tile<OCB, int(I / 4) + 1, false, true>
+            : I % 4 == 2 ? conv_tile<OCB, int(I / 4) + 1, true, false>
+                         : conv_tile<OCB, int(I / 4) + 1, true, true>)...}};
+}
+
+constexpr auto kTiles1 = make_tile_table<1>(std::make_index_sequence<kMaxPixels * 4>{});
+constexpr auto kTiles2 = make_tile_table<2>(std::make_index_sequence<kMaxPixels * 4>{});
+
+UNET_INLINE TileFn tile_fn(int ocb, int np, bool left, bool right) {
+  const int e = (np - 1) * 4 + (left ? 2 : 0) + (right ? 1 : 0);
+  return ocb == 2 ? kTiles2[e] : kTiles1[e];
+}
+
+// Runs the register tiles over rows [y0, y1) of one image, the row cut into near-equal
+// segments of at most kMaxPixels pixels. `a` holds the pointers for row 0, pixel 0.
+void conv_rows(TileArgs a, int ocb, int h, int w, int y0, int y1) {
+  const int segments = (w + kMaxPixels - 1) / kMaxPixels;
+  const int base = w / segments, wider = w % segments;
+  const float* in0 = a.in;
+  float* out0 = a.out;
+  for (int y = y0; y < y1; ++y) {
+    a.row_taps = (y > 0 ? 1u : 0u) | 2u | (y + 1 < h ? 4u : 0u);
+    int x0 = 0;
+    for (int s = 0; s < segments; ++s) {
+      const int np = base + (s < wider ? 1 : 0);
+      a.in = in0 + (int64_t(y) * w + x0) * kBlock;
+      a.out = out0 + (int64_t(y) * w + x0) * kBlock;
+      tile_fn(ocb, np, x0 == 0, x0 + np == w)(a);
+      x0 += np;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forward.
+
+size_t fwd_work(const KernelCall& call) {
+  const TensorArg &x = call.t[0], &w = call.t[1], &y = call.t[3];
+  if (!is_same_3x3(x, w, y, call)) return ref::conv2d_fwd_work(call);
+  const int groups = (channel_blocks(y.c) + kMaxChannelBlocks - 1) / kMaxChannelBlocks;
+  return split_of(y.n, y.h, y.w, groups).items();
+}
+
+void fwd_run(const KernelCall& call, size_t begin, size_t end) {
+  const TensorArg &x = call.t[0], &w = call.t[1], &b = call.t[2], &y = call.t[3];
+  if (!is_same_3x3(x, w, y, call)) return ref::conv2d_fwd_run(call, begin, end);
+  const int obs = channel_blocks(y.c), ibs = channel_blocks(x.c);
+  const Split s = split_of(y.n, y.h, y.w, (obs + kMaxChannelBlocks - 1) / kMaxChannelBlocks);
+  const int64_t plane = int64_t(y.h) * y.w * kBlock;
+  for (size_t item = begin; item < end; ++item) {
+    const ItemCoords c = coords_of(s, item, y.n, y.h);
+    const int ob = c.cg * kMaxChannelBlocks, ocb = std::min(kMaxChannelBlocks, obs - ob);
+    TileArgs a{};
+    a.in_row = int64_t(x.w) * kBlock;
+    a.in_blk = plane;
+    a.blocks = ibs;
+    a.w = w.data + int64_t(ob) * ibs * kTaps * kTapFloats;
+    a.w_ob = int64_t(ibs) * kTaps * kTapFloats;
+    a.w_ib = kTaps * kTapFloats;
+    a.out_blk = plane;
+    a.bias = b.data ? b.data + ob * kBlock : nullptr;
+    a.load_out = false;
+    a.act = static_cast<Activation>(call.i[kAttrActivation]);
+    for (int o = 0; o < ocb; ++o) a.lanes[o] = real_lanes(ob + o, y.c);
+    for (int n = c.n0; n < c.n1; ++n) {
+      a.in = x.block(n, 0);
+      a.out = y.block(n, ob);
+      conv_rows(a, ocb, y.h, y.w, c.y0, c.y1);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backward data: a forward pass over dy with the taps flipped and the 16x16 tiles
+// transposed, one dy block at a time, accumulating in dx.
+
+// dst[r][c] = src[c][r] for one 16x16 tile.
+UNET_INLINE void transpose16(const float* src, float* dst) {
+  __m512 r[16], t[16];
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + i * kBlock);
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  // u[4q + j]: rows 4q..4q+3 of columns j, j+4, j+8, j+12 (one per 128-bit lane).
+  __m512 u[16];
+  for (int q = 0; q < 4; ++q) {
+    const __m512 a0 = t[4 * q], a1 = t[4 * q + 1], b0 = t[4 * q + 2], b1 = t[4 * q + 3];
+    u[4 * q + 0] = _mm512_shuffle_ps(a0, b0, 0x44);
+    u[4 * q + 1] = _mm512_shuffle_ps(a0, b0, 0xEE);
+    u[4 * q + 2] = _mm512_shuffle_ps(a1, b1, 0x44);
+    u[4 * q + 3] = _mm512_shuffle_ps(a1, b1, 0xEE);
+  }
+  for (int j = 0; j < 4; ++j) {
+    const __m512 v0 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x88);
+    const __m512 w0 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x88);
+    const __m512 v1 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xDD);
+    const __m512 w1 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xDD);
+    _mm512_storeu_ps(dst + (j + 0) * kBlock, _mm512_shuffle_f32x4(v0, w0, 0x88));
+    _mm512_storeu_ps(dst + (j + 8) * kBlock, _mm512_shuffle_f32x4(v0, w0, 0xDD));
+    _mm512_storeu_ps(dst + (j + 4) * kBlock, _mm512_shuffle_f32x4(v1, w1, 0x88));
+    _mm512_storeu_ps(dst + (j + 12) * kBlock, _mm512_shuffle_f32x4(v1, w1, 0xDD));
+  }
+}
+
+size_t bwd_data_work(const KernelCall& call) {
+  const TensorArg &dy = call.t[0], &w = call.t[1], &dx = call.t[2];
+  if (!is_same_3x3(dy, w, dx, call)) return ref::conv2d_bwd_data_work(call);
+  const int groups = (channel_blocks(dx.c) + kMaxChannelBlocks - 1) / kMaxChannelBlocks;
+  return split_of(dx.n, dx.h, dx.w, groups).items();
+}
+
+void bwd_data_run(const KernelCall& call, size_t begin, size_t end) {
+  const TensorArg &dy = call.t[0], &w = call.t[1], &dx = call.t[2];
+  if (!is_same_3x3(dy, w, dx, call)) return ref::conv2d_bwd_data_run(call, begin, end);
+  const int obs = channel_blocks(dy.c), ibs = channel_blocks(dx.c);
+  const Split s = split_of(dx.n, dx.h, dx.w, (ibs + kMaxChannelBlocks - 1) / kMaxChannelBlocks);
+  const int64_t plane = int64_t(dx.h) * dx.w * kBlock;
+  const bool accumulate = call.i[kAttrAccumulate] != 0;
+  // [dx block of the group][tap][dy lane][16 dx lanes]: 18 KB.
+  alignas(64) float wt[kMaxChannelBlocks * kTaps * kTapFloats];
+  for (size_t item = begin; item < end; ++item) {
+    const ItemCoords c = coords_of(s, item, dx.n, dx.h);
+    const int ib = c.cg * kMaxChannelBlocks, icb = std::min(kMaxChannelBlocks, ibs - ib);
+    TileArgs a{};
+    a.in_row = int64_t(dy.w) * kBlock;
+    a.in_blk = plane;
+    a.blocks = 1;
+    a.w = wt;
+    a.w_ob = kTaps * kTapFloats;
+    a.w_ib = 0;
+    a.out_blk = plane;
+    a.bias = nullptr;
+    a.act = Activation::none;
+    for (int o = 0; o < icb; ++o) a.lanes[o] = real_lanes(ib + o, dx.c);
+    for (int ob = 0; ob < obs; ++ob) {
+      for (int o = 0; o < icb; ++o)
+        for (int t = 0; t < kTaps; ++t)
+          transpose16(w.data + ((int64_t(ob) * ibs + ib + o) * kTaps + (kTaps - 1 - t)) * kTapFloats,
+                      wt + (o * kTaps + t) * kTapFloats);
+      a.load_out = accumulate || ob > 0;
+      for (int n = c.n0; n < c.n1; ++n) {
+        a.in = dy.block(n, ob);
+        a.out = dx.block(n, ib);
+        conv_rows(a, icb, dx.h, dx.w, c.y0, c.y1);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backward weights: items are (group of up to 4 dy blocks, x block). The register tile holds
+// dw for OB dy blocks x 2 x lanes x 3 horizontal taps of one vertical tap; it sweeps a chunk
+// of rows (L1-resident) and is added back to dw, 8 lane pairs x 3 vertical taps per chunk.
+
+constexpr int kMaxWeightBlocks = 4;
+constexpr int kPixelsPerChunk = 128;
+
+template <int OB, bool HasLeft, bool HasRight>
+UNET_INLINE void bww_pixel(__m512 (&acc)[OB][2][3], const float* xp, const float* gp, int64_t g_blk) {
+  __m512 g[OB];
+#pragma GCC unroll 4
+  for (int o = 0; o < OB; ++o) g[o] = _mm512_loadu_ps(gp + o * g_blk);
+#pragma GCC unroll 2
+  for (int l = 0; l < 2; ++l)
+#pragma GCC unroll 3
+    for (int kx = 0; kx < 3; ++kx) {
+      if ((kx == 0 && !HasLeft) || (kx == 2 && !HasRight)) continue;
+      const __m512 xb = _mm512_set1_ps(xp[(kx - 1) * kBlock + l]);
+#pragma GCC unroll 4
+      for (int o = 0; o < OB; ++o) acc[o][l][kx] = _mm512_fmadd_ps(xb, g[o], acc[o][l][kx]);
+    }
+}
+
+// Adds the contribution of output rows [y0, y1) of one image to dw tiles of vertical tap ky,
+// input lanes (lp, lp+1). x0: x block of the image; g0: first dy block; dw0: dw of
+// (first dy block, x block, tap 0).
+template <int OB>
+void bww_rows(const float* x0, const float* g0, int64_t g_blk, float* dw0, int64_t dw_ob, int h,
+              int w, int y0, int y1, int ky, int lp) {
+  const int ya = std::max(y0, 1 - ky), yb = std::min(y1, h + 1 - ky);
+  if (ya >= yb) return;
+  __m512 acc[OB][2][3];
+#pragma GCC unroll 4
+  for (int o = 0; o < OB; ++o)
+    for (int l = 0; l < 2; ++l)
+      for (int kx = 0; kx < 3; ++kx)
+        acc[o][l][kx] = _mm512_loadu_ps(dw0 + o * dw_ob + (ky * 3 + kx) * kTapFloats + (2 * lp + l) * kBlock);
+  for (int y = ya; y < yb; ++y) {
+    const float* xr = x0 + (int64_t(y + ky - 1) * w) * kBlock + 2 * lp;
+    const float* gr = g0 + int64_t(y) * w * kBlock;
+    if (w == 1) {
+      bww_pixel<OB, false, false>(acc, xr, gr, g_blk);
+      continue;
+    }
+    bww_pixel<OB, false, true>(acc, xr, gr, g_blk);
+    for (int x = 1; x < w - 1; ++x) bww_pixel<OB, true, true>(acc, xr + x * kBlock, gr + x * kBlock, g_blk);
+    bww_pixel<OB, true, false>(acc, xr + (w - 1) * kBlock, gr + (w - 1) * kBlock, g_blk);
+  }
+#pragma GCC unroll 4
+  for (int o = 0; o < OB; ++o)
+    for (int l = 0; l < 2; ++l)
+      for (int kx = 0; kx < 3; ++kx)
+        _mm512_storeu_ps(dw0 + o * dw_ob + (ky * 3 + kx) * kTapFloats + (2 * lp + l) * kBlock, acc[o][l][kx]);
+}
+
+using RowsFn = void (*)(const float*, const float*, int64_t, float*, int64_t, int, int, int, int, int, int);
+constexpr RowsFn kWeightRows[kMaxWeightBlocks] = {bww_rows<1>, bww_rows<2>, bww_rows<3>, bww_rows<4>};
+
+size_t bwd_weights_work(const KernelCall& call) {
+  const TensorArg &x = call.t[0], &w = call.t[2], &dy = call.t[1];
+  if (!is_same_3x3(x, w, dy, call)) return ref::conv2d_bwd_weights_work(call);
+  const int groups = (channel_blocks(dy.c) + kMaxWeightBlocks - 1) / kMaxWeightBlocks;
+  return size_t(groups) * channel_blocks(x.c);
+}
+
+void bwd_weights_run(const KernelCall& call, size_t begin, size_t end) {
+  const TensorArg &x = call.t[0], &dy = call.t[1], &dw = call.t[2], &db = call.t[3];
+  if (!is_same_3x3(x, dw, dy, call)) return ref::conv2d_bwd_weights_run(call, begin, end);
+  const int ibs = channel_blocks(x.c), obs = channel_blocks(dy.c);
+  const int64_t plane = int64_t(x.h) * x.w * kBlock;
+  const int64_t dw_ob = int64_t(ibs) * kTaps * kTapFloats;
+  const int chunk = std::clamp(kPixelsPerChunk / x.w, 1, x.h);
+  for (size_t item = begin; item < end; ++item) {
+    const int ib = static_cast<int>(item % ibs);
+    const int ob = static_cast<int>(item / ibs) * kMaxWeightBlocks;
+    const int ocb = std::min(kMaxWeightBlocks, obs - ob);
+    float* dw0 = dw.data + (int64_t(ob) * ibs + ib) * kTaps * kTapFloats;
+    const RowsFn rows = kWeightRows[ocb - 1];
+    for (int n = 0; n < x.n; ++n)
+      for (int y0 = 0; y0 < x.h; y0 += chunk) {
+        const int y1 = std::min(x.h, y0 + chunk);
+        for (int ky = 0; ky < 3; ++ky)
+          for (int lp = 0; lp < kBlock / 2; ++lp)
+            rows(x.block(n, ib), dy.block(n, ob), plane, dw0, dw_ob, x.h, x.w, y0, y1, ky, lp);
+      }
+    if (ib == 0 && db.data) {
+      for (int o = 0; o < ocb; ++o) {
+        __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+        for (int n = 0; n < dy.n; ++n) {
+          const float* g = dy.block(n, ob + o);
+          const int64_t count = int64_t(dy.h) * dy.w;
+          int64_t p = 0;
+          for (; p + 1 < count; p += 2) {
+            s0 = _mm512_add_ps(s0, _mm512_loadu_ps(g + p * kBlock));
+            s1 = _mm512_add_ps(s1, _mm512_loadu_ps(g + (p + 1) * kBlock));
+          }
+          if (p < count) s0 = _mm512_add_ps(s0, _mm512_loadu_ps(g + p * kBlock));
+        }
+        float* bp = db.data + (ob + o) * kBlock;
+        _mm512_storeu_ps(bp, _mm512_add_ps(_mm512_loadu_ps(bp), _mm512_add_ps(s0, s1)));
+      }
+    }
+  }
+}
+
+#undef UNET_INLINE
+
+}  // namespace
+
+size_t conv3x3_fwd_work(const KernelCall& call) { return fwd_work(call); }
+void conv3x3_fwd_run(const KernelCall& call, size_t begin, size_t end) { fwd_run(call, begin, end); }
+size_t conv3x3_bwd_data_work(const KernelCall& call) { return bwd_data_work(call); }
+void conv3x3_bwd_data_run(const KernelCall& call, size_t begin, size_t end) {
+  bwd_data_run(call, begin, end);
+}
+size_t conv3x3_bwd_weights_work(const KernelCall& call) { return bwd_weights_work(call); }
+void conv3x3_bwd_weights_run(const KernelCall& call, size_t begin, size_t end) {
+  bwd_weights_run(call, begin, end);
+}
+
+}  // namespace unet::kernels::UNET_AVX512_TIER_NS

@@ -1,0 +1,3 @@
+// The direct 3x3 convolution kernels built for the avx512f tier (the Knights Landing subset).
+#define UNET_AVX512_TIER_NS avx512f
+#include "kernels/avx512/conv3x3_avx512_impl.h"
