@@ -1,0 +1,93 @@
+// Family-generic properties: the registry holds one reference kernel per family; every
+// reference kernel gives bit-identical results however [0, work) is split, writes padding
+// lanes as zero and nothing outside its views; and every registered kernel the host can run
+// matches the reference on the standard shapes.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "kernels/isa_tier.h"
+#include "kernels/kernel_registry.h"
+#include "tests/kernels/kernel_tester.h"
+
+namespace unet::kernels {
+namespace {
+
+using testing::compare_kernels;
+using testing::describe;
+using testing::standard_shapes;
+using testing::Tolerance;
+
+std::vector<Family> all_families() {
+  std::vector<Family> out;
+  for (int f = 0; f < static_cast<int>(Family::count); ++f) out.push_back(static_cast<Family>(f));
+  return out;
+}
+
+TEST(ReferenceRegistry, OneScalarReferencePerFamilyNamedAfterIt) {
+  ASSERT_EQ(reference_kernels().size(), static_cast<size_t>(Family::count));
+  for (Family f : all_families()) {
+    const KernelInfo* k = reference_kernel(f);
+    ASSERT_NE(k, nullptr) << family_name(f);
+    EXPECT_EQ(k->family, f);
+    EXPECT_EQ(k->name, std::string(family_name(f)) + "_f32_ref");
+    EXPECT_EQ(k->tier, Tier::scalar);
+    EXPECT_EQ(k->priority, 0);
+    const KernelInfo* found = find_kernel(k->name);
+    ASSERT_NE(found, nullptr) << k->name;
+    EXPECT_EQ(found->run, k->run);
+    EXPECT_NE(best_kernel(f, Tier::scalar), nullptr);
+  }
+}
+
+class EveryFamily : public ::testing::TestWithParam<Family> {};
+
+TEST_P(EveryFamily, ReferenceIsIndependentOfTheSplitAndKeepsPaddingZero) {
+  const KernelInfo& ref = *reference_kernel(GetParam());
+  for (const auto& shape : standard_shapes(GetParam()))
+    for (int pieces : {2, 5}) {
+      // Exact: a reference item's result must not depend on which range it ran in.
+      const auto r = compare_kernels(ref, ref, GetParam(), shape, Tolerance{0, 0}, pieces);
+      EXPECT_TRUE(r.ok) << describe(shape) << r.report;
+    }
+}
+
+TEST_P(EveryFamily, EveryRegisteredKernelTheHostRunsMatchesTheReference) {
+  const KernelInfo& ref = *reference_kernel(GetParam());
+  const Tier host = best_host_tier();
+  int compared = 0;
+  for (const KernelInfo& k : all_kernels()) {
+    if (k.family != GetParam() || !tier_includes(host, k.tier)) continue;
+    ++compared;
+    for (const auto& shape : standard_shapes(GetParam())) {
+      const auto r = compare_kernels(ref, k, GetParam(), shape, Tolerance{1e-4, 1e-4}, 3);
+      EXPECT_TRUE(r.ok) << k.name << " on " << describe(shape) << r.report;
+    }
+  }
+  EXPECT_GE(compared, 1);  // the reference itself, at least
+}
+
+TEST_P(EveryFamily, WorkIsZeroForAnEmptyBatch) {
+  auto shape = standard_shapes(GetParam()).front();
+  if (GetParam() == Family::adam_update) {
+    shape.elements = 0;
+  } else {
+    shape.n = 0;
+  }
+  testing::Fixture fx(GetParam(), shape);
+  const KernelInfo& ref = *reference_kernel(GetParam());
+  // bwd_weights items cover channel blocks, not images: they exist but must add nothing.
+  if (GetParam() == Family::conv2d_bwd_weights || GetParam() == Family::tconv2d_bwd_weights) {
+    const auto before = fx.tensor(2).clone();
+    testing::run_split(ref, fx.call(), 2);
+    EXPECT_TRUE(testing::compare_tensors(before, fx.tensor(2), Tolerance{0, 0}, "dw").ok);
+  } else {
+    EXPECT_EQ(ref.work(fx.call()), 0u);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Kernels, EveryFamily, ::testing::ValuesIn(all_families()),
+                         [](const auto& info) { return std::string(family_name(info.param)); });
+
+}  // namespace
+}  // namespace unet::kernels
