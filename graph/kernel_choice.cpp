@@ -1,0 +1,21 @@
+#include "graph/kernel_choice.h"
+
+#include <fmt/format.h>
+
+#include "graph/lower.h"
+#include "kernels/kernel_registry.h"
+
+namespace unet::graph {
+
+void choose_kernels(plan::Plan& plan) {
+  for (auto* list : {&plan.forward, &plan.backward, &plan.update})
+    for (plan::Op& op : *list) {
+      const kernels::KernelInfo* k = kernels::best_kernel(op.family, plan.tier);
+      if (!k)
+        throw LowerError(fmt::format("no kernel for {} at tier {}", kernels::family_name(op.family),
+                                     kernels::tier_name(plan.tier)));
+      op.kernel = std::string(k->name);
+    }
+}
+
+}  // namespace unet::graph

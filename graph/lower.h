@@ -1,0 +1,28 @@
+// The compiler's back half: a shape-checked Graph becomes an executable plan::Plan
+// (tensors, parameters, forward/backward/update op lists, kernels, arena offsets).
+#pragma once
+#include <cstdint>
+#include <stdexcept>
+
+#include "graph/graph_ir.h"
+#include "kernels/isa_tier.h"
+#include "plan/plan.h"
+
+namespace unet::graph {
+
+// A graph that cannot be lowered (no kernel for an op at the tier, an unsupported concat
+// layout, a malformed loss): what() is one line naming the model and the node.
+class LowerError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct LowerOptions {
+  uint32_t batch = 1;                       // the static micro-batch of every op list
+  kernels::Tier tier = kernels::Tier::scalar;
+  bool training = true;                     // false: forward only, dropout dropped
+};
+
+plan::Plan lower_to_plan(const Graph& graph, const LowerOptions& options);
+
+}  // namespace unet::graph

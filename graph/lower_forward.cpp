@@ -1,0 +1,197 @@
+#include "graph/lower_forward.h"
+
+#include <fmt/format.h>
+
+#include "graph/keras_padding.h"
+#include "graph/plan_tensors.h"
+#include "graph/seed_streams.h"
+#include "kernels/kernel_family.h"
+
+namespace unet::graph {
+
+namespace {
+
+using kernels::Family;
+using plan::Layout;
+using plan::TensorRole;
+
+plan::Op make_op(Family family, std::string label) {
+  plan::Op op;
+  op.family = family;
+  op.label = std::move(label);
+  return op;
+}
+
+uint32_t dim(int v) { return static_cast<uint32_t>(v); }
+
+}  // namespace
+
+void check_loss_structure(LoweringState& state) {
+  const Graph& g = state.graph;
+  const auto count = static_cast<int>(g.nodes.size());
+  const auto valid = [&](int id, OpKind kind) {
+    return id >= 0 && id < count && g.nodes[id].kind == kind;
+  };
+  if (!valid(g.input, OpKind::input) || !valid(g.target, OpKind::target) ||
+      !valid(g.loss, OpKind::dice_loss))
+    throw LowerError(fmt::format("model '{}': needs an input, a target and a dice_loss", g.name));
+  const Node& loss = g.nodes[g.loss];
+  if (loss.inputs.empty() || loss.inputs[0] < 0 || loss.inputs[0] >= count)
+    fail_at(g, loss, "the loss has no prediction input");
+  const Node& pred = g.nodes[loss.inputs[0]];
+  if (pred.kind != OpKind::conv2d)
+    fail_at(g, pred, "the loss's prediction must come straight from a conv");
+  if (pred.c != 1) fail_at(g, pred, fmt::format("the prediction has {} channels, needs 1", pred.c));
+  if (pred.activation == kernels::Activation::relu)
+    fail_at(g, pred, "the prediction conv must use sigmoid (the loss applies it), not relu");
+  const Node& target = g.nodes[g.target];
+  if (target.c != 1) fail_at(g, target, fmt::format("the target has {} channels, needs 1", target.c));
+  if (target.h != pred.h || target.w != pred.w)
+    fail_at(g, target, fmt::format("the target is {}x{} but the prediction is {}x{}", target.h,
+                                   target.w, pred.h, pred.w));
+  for (size_t id = 0; id < g.nodes.size(); ++id)
+    for (int in : g.nodes[id].inputs)
+      if (in < 0 || in >= static_cast<int>(id)) fail_at(g, g.nodes[id], "an input does not precede its node");
+  state.prediction = loss.inputs[0];
+}
+
+void create_values(LoweringState& state) {
+  const Graph& g = state.graph;
+  plan::Plan& p = state.plan;
+  const uint32_t b = state.options.batch;
+  for (size_t id = 0; id < g.nodes.size(); ++id) {
+    const Node& node = g.nodes[id];
+    switch (node.kind) {
+      case OpKind::input:
+        state.value[id] = add_tensor(p, node.name, TensorRole::input, Layout::nChw16c, b,
+                                     dim(node.c), dim(node.h), dim(node.w));
+        break;
+      case OpKind::target:
+        state.value[id] = add_tensor(p, node.name, TensorRole::target, Layout::nhw, b, 1,
+                                     dim(node.h), dim(node.w));
+        break;
+      case OpKind::dropout:
+        if (!state.options.training) {  // identity at inference: no op, no copy
+          state.value[id] = state.value[node.inputs.at(0)];
+          break;
+        }
+        [[fallthrough]];
+      case OpKind::conv2d:
+      case OpKind::conv2d_transpose:
+      case OpKind::maxpool2d:
+      case OpKind::upsample2d:
+      case OpKind::concat:
+        state.value[id] = add_tensor(p, node.name, TensorRole::activation, Layout::nChw16c, b,
+                                     dim(node.c), dim(node.h), dim(node.w));
+        break;
+      case OpKind::dice_loss: {
+        const Node& pred = g.nodes[state.prediction];
+        p.prediction = add_tensor(p, pred.name + "/prob", TensorRole::activation, Layout::nhw, b,
+                                  1, dim(pred.h), dim(pred.w));
+        p.loss_partials = add_tensor(p, "loss/partials", TensorRole::loss_partials, Layout::flat,
+                                     1, 1, 1, 3 * b);
+        break;
+      }
+    }
+  }
+  p.input = state.value[g.input];
+  p.target = state.value[g.target];
+}
+
+void set_conv_attrs(const Graph& g, const Node& node, plan::Op& op) {
+  const bool conv = node.kind == OpKind::conv2d;
+  const Node& in = g.nodes[node.inputs.at(0)];
+  op.i[kernels::kAttrStride] = node.stride;
+  if (node.padding == Padding::same) {
+    op.i[kernels::kAttrPadTop] = conv ? conv_same_pad_before(in.h, node.kh, node.stride)
+                                      : tconv_same_pad_before(node.kh, node.stride);
+    op.i[kernels::kAttrPadLeft] = conv ? conv_same_pad_before(in.w, node.kw, node.stride)
+                                       : tconv_same_pad_before(node.kw, node.stride);
+  }
+}
+
+void set_dropout_attrs(const Graph& g, int node, plan::Op& op) {
+  op.f[0] = g.nodes[node].rate;
+  const uint64_t seed = dropout_seed(g.seed, static_cast<uint64_t>(node));
+  op.i[kernels::kAttrSeedLo] = static_cast<int32_t>(static_cast<uint32_t>(seed));
+  op.i[kernels::kAttrSeedHi] = static_cast<int32_t>(static_cast<uint32_t>(seed >> 32));
+}
+
+void emit_forward(LoweringState& state) {
+  const Graph& g = state.graph;
+  plan::Plan& p = state.plan;
+  for (size_t id = 0; id < g.nodes.size(); ++id) {
+    const Node& node = g.nodes[id];
+    switch (node.kind) {
+      case OpKind::input:
+      case OpKind::target:
+        break;
+      case OpKind::conv2d:
+      case OpKind::conv2d_transpose: {
+        const bool conv = node.kind == OpKind::conv2d;
+        plan::Op op = make_op(conv ? Family::conv2d_fwd : Family::tconv2d_fwd, node.name);
+        op.tensors[0] = state.value[node.inputs[0]];
+        op.tensors[1] = p.params[state.kernel_param[id]].value;
+        op.tensors[2] = p.params[state.bias_param[id]].value;
+        op.tensors[3] = state.value[id];
+        set_conv_attrs(g, node, op);
+        // The loss applies the sigmoid itself (sigmoid_dice_fwd), so the prediction conv
+        // outputs the logits.
+        const bool logits = static_cast<int>(id) == state.prediction;
+        op.i[kernels::kAttrActivation] =
+            static_cast<int32_t>(logits ? kernels::Activation::none : node.activation);
+        p.forward.push_back(op);
+        break;
+      }
+      case OpKind::maxpool2d: {
+        plan::Op op = make_op(Family::maxpool2d_fwd, node.name);
+        op.tensors[0] = state.value[node.inputs[0]];
+        op.tensors[1] = state.value[id];
+        op.i[kernels::kAttrStride] = node.stride;
+        op.i[kernels::kAttrWindow] = node.pool;
+        p.forward.push_back(op);
+        break;
+      }
+      case OpKind::upsample2d: {
+        plan::Op op = make_op(Family::upsample2d_fwd, node.name);
+        op.tensors[0] = state.value[node.inputs[0]];
+        op.tensors[1] = state.value[id];
+        op.i[kernels::kAttrWindow] = node.pool;
+        p.forward.push_back(op);
+        break;
+      }
+      case OpKind::dropout: {
+        if (!state.options.training) break;
+        plan::Op op = make_op(Family::dropout_fwd, node.name);
+        op.tensors[0] = state.value[node.inputs[0]];
+        op.tensors[1] = state.value[id];
+        set_dropout_attrs(g, static_cast<int>(id), op);
+        p.forward.push_back(op);
+        break;
+      }
+      case OpKind::concat: {
+        const auto& slots = state.concat_slots[id];
+        for (size_t k = 0; k < slots.size(); ++k) {
+          if (slots[k].aliased) continue;  // its producer already wrote into the slice
+          plan::Op op = make_op(Family::copy_channels, fmt::format("{}.copy{}", node.name, k));
+          op.tensors[0] = state.value[slots[k].node];
+          op.tensors[1] = slots[k].slice;
+          op.i[kernels::kAttrAccumulate] = 0;
+          p.forward.push_back(op);
+        }
+        break;
+      }
+      case OpKind::dice_loss: {
+        plan::Op op = make_op(Family::sigmoid_dice_fwd, node.name);
+        op.tensors[0] = state.value[state.prediction];
+        op.tensors[1] = p.target;
+        op.tensors[2] = p.prediction;
+        op.tensors[3] = p.loss_partials;
+        p.forward.push_back(op);
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace unet::graph

@@ -1,0 +1,18 @@
+// Which tensors an op reads and which it writes, by family (kernels/kernel_family.h): what the
+// memory planner's liveness and the plan checkers are built on.
+#pragma once
+#include <vector>
+
+#include "plan/plan.h"
+
+namespace unet::graph {
+
+struct OpAccess {
+  std::vector<int32_t> reads;   // tensor ids the op reads (not counting accumulation)
+  std::vector<int32_t> writes;  // tensor ids it writes or accumulates into
+  // In-place modifiers (relu_bwd, sigmoid_bwd) list their tensor in both.
+};
+
+OpAccess op_access(const plan::Op& op);
+
+}  // namespace unet::graph
