@@ -1,6 +1,7 @@
 // numpy .npy files: a memory-mapped reader that hands out rows as float32, and a streaming
 // writer whose memory stays flat however many rows are appended.
 #pragma once
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -65,12 +66,17 @@ class NpyReader {
 
   // Rows [first_row, first_row + n_rows) -> out (n_rows * row_elems() floats).
   void read_rows_f32(size_t first_row, size_t n_rows, float* out) const;
-  // Rows row_indices[0..n) in that order (a shuffled batch) -> out.
-  void read_rows_f32(const size_t* row_indices, size_t n, float* out) const;
+  // Rows row_indices[0..n) in that order (a shuffled batch) -> out. (A template only so that
+  // read_rows_f32(0, n, out) is not ambiguous with a literal 0 as a null pointer.)
+  template <std::same_as<size_t> Index>
+  void read_rows_f32(const Index* row_indices, size_t n, float* out) const {
+    read_indexed_rows_f32(row_indices, n, out);
+  }
 
  private:
   NpyReader(MappedFile file, NpyHeader header);
   void check_rows(size_t first_row, size_t n_rows) const;
+  void read_indexed_rows_f32(const size_t* row_indices, size_t n, float* out) const;
 
   MappedFile file_;
   NpyHeader header_;

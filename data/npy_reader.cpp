@@ -73,7 +73,7 @@ void NpyReader::read_rows_f32(size_t first_row, size_t n_rows, float* out) const
   convert_to_f32(header_.dtype, header_.big_endian, src, n_rows * elems, out);
 }
 
-void NpyReader::read_rows_f32(const size_t* row_indices, size_t n, float* out) const {
+void NpyReader::read_indexed_rows_f32(const size_t* row_indices, size_t n, float* out) const {
   size_t elems = row_elems();
   size_t row_bytes = elems * npy_dtype_size(header_.dtype);
   const uint8_t* base = file_.data() + header_.data_offset;
