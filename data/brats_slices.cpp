@@ -1,0 +1,219 @@
+#include "data/brats_slices.h"
+
+#include <fmt/format.h>
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "data/data_error.h"
+#include "data/nifti_reader.h"
+
+namespace unet::data {
+
+void crop_or_pad(const float* src, int64_t nx, int64_t ny, int size, float* out) {
+  // numpy's centre crop start (n - size) // 2; negative starts pad with zeros.
+  const int64_t ox = (nx - size) >= 0 ? (nx - size) / 2 : -((size - nx + 1) / 2);
+  const int64_t oy = (ny - size) >= 0 ? (ny - size) / 2 : -((size - ny + 1) / 2);
+  for (int i = 0; i < size; ++i) {
+    const int64_t x = ox + i;
+    for (int j = 0; j < size; ++j) {
+      const int64_t y = oy + j;
+      out[i * size + j] = (x >= 0 && x < nx && y >= 0 && y < ny) ? src[x * ny + y] : 0.f;
+    }
+  }
+}
+
+namespace {
+
+// For each output cell along one axis, the input cells it covers and the fraction of the
+// output cell each covers (the weights sum to 1): area resampling as cv2's INTER_AREA.
+struct AreaWeights {
+  std::vector<int64_t> first, count;
+  std::vector<float> weight;  // concatenated
+  std::vector<size_t> offset;
+};
+
+AreaWeights area_weights(int64_t n, int size) {
+  AreaWeights w;
+  const double step = static_cast<double>(n) / size;
+  for (int o = 0; o < size; ++o) {
+    const double lo = o * step, hi = (o + 1) * step;
+    const int64_t a = static_cast<int64_t>(std::floor(lo)), b = std::min<int64_t>(n, static_cast<int64_t>(std::ceil(hi)));
+    w.first.push_back(a);
+    w.count.push_back(b - a);
+    w.offset.push_back(w.weight.size());
+    for (int64_t i = a; i < b; ++i) {
+      const double cover = std::min<double>(hi, static_cast<double>(i + 1)) - std::max<double>(lo, static_cast<double>(i));
+      w.weight.push_back(static_cast<float>(cover / step));
+    }
+  }
+  return w;
+}
+
+}  // namespace
+
+void area_resize(const float* src, int64_t nx, int64_t ny, int size, float* out) {
+  const AreaWeights wx = area_weights(nx, size), wy = area_weights(ny, size);
+  for (int i = 0; i < size; ++i)
+    for (int j = 0; j < size; ++j) {
+      float acc = 0.f;
+      for (int64_t a = 0; a < wx.count[i]; ++a) {
+        const float* row = src + (wx.first[i] + a) * ny;
+        float r = 0.f;
+        for (int64_t b = 0; b < wy.count[j]; ++b) r += wy.weight[wy.offset[j] + b] * row[wy.first[j] + b];
+        acc += wx.weight[wx.offset[i] + a] * r;
+      }
+      out[i * size + j] = acc;
+    }
+}
+
+void rot90_square(const float* src, int n, int k, float* out) {
+  k = ((k % 4) + 4) % 4;
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) {
+      int si = i, sj = j;
+      switch (k) {
+        case 1: si = j; sj = n - 1 - i; break;
+        case 2: si = n - 1 - i; sj = n - 1 - j; break;
+        case 3: si = n - 1 - j; sj = i; break;
+        default: break;
+      }
+      out[i * n + j] = src[si * n + sj];
+    }
+}
+
+namespace {
+
+int label_class(float v) {
+  if (v == 0.f) return 0;
+  if (v == 1.f) return 1;
+  if (v == 2.f) return 2;
+  if (v == 4.f) return 3;
+  return -1;
+}
+
+// Axial plane z as [nx][ny] (x the row), the orientation nibabel's img[:, :, z] has.
+void axial_plane(const NiftiVolume& v, int64_t z, float* plane) {
+  const int64_t nx = v.dims[0], ny = v.dims[1];
+  const float* base = v.voxels.data() + static_cast<size_t>(z * nx * ny);
+  for (int64_t y = 0; y < ny; ++y)
+    for (int64_t x = 0; x < nx; ++x) plane[x * ny + y] = base[y * nx + x];
+}
+
+void z_score_brain(NiftiVolume& v) {
+  double sum = 0, sumsq = 0;
+  size_t n = 0;
+  for (float x : v.voxels)
+    if (x != 0.f) {
+      sum += x;
+      sumsq += static_cast<double>(x) * x;
+      ++n;
+    }
+  if (n == 0) return;
+  const double mean = sum / static_cast<double>(n);
+  const double var = std::max(0.0, sumsq / static_cast<double>(n) - mean * mean);
+  const double sd = var > 0 ? std::sqrt(var) : 1.0;
+  const float m = static_cast<float>(mean), inv = static_cast<float>(1.0 / sd);
+  for (float& x : v.voxels)
+    if (x != 0.f) x = (x - m) * inv;
+}
+
+}  // namespace
+
+SubjectSlices slice_brats_subject(const BratsSubjectFiles& files, const SliceOptions& o) {
+  if (o.size < 1 || o.size > 4096) throw DataError(fmt::format("{}: --size {} is not 1..4096", files.id, o.size));
+  const int S = o.size;
+  const size_t plane_out = static_cast<size_t>(S) * S;
+  SubjectSlices out;
+  out.id = files.id;
+  out.size = S;
+
+  const std::string& seg_path = files.files[4];
+  NiftiVolume seg = read_nifti(seg_path);
+  const auto dims = seg.dims;
+  const int64_t nx = dims[0], ny = dims[1], nz = dims[2];
+  const size_t plane_in = static_cast<size_t>(nx * ny);
+  for (size_t i = 0; i < seg.count(); ++i) {
+    const int c = label_class(seg.voxels[i]);
+    if (c < 0) {
+      const int64_t x = static_cast<int64_t>(i) % nx, y = static_cast<int64_t>(i) / nx % ny, z = static_cast<int64_t>(i) / plane_in;
+      throw DataError(fmt::format("{}: voxel ({}, {}, {}) has label {}: BraTS labels are 0, 1, 2, 4", seg_path, x, y, z,
+                                  seg.voxels[i]));
+    }
+    seg.voxels[i] = static_cast<float>(c);
+  }
+
+  out.images.assign(static_cast<size_t>(nz) * plane_out * 4, 0.f);
+  out.classes.assign(static_cast<size_t>(nz) * plane_out, 0);
+  auto geometry = [&](const float* plane, float* staged, float* result) {
+    if (o.resize) area_resize(plane, nx, ny, S, staged);
+    else crop_or_pad(plane, nx, ny, S, staged);
+    rot90_square(staged, S, o.rotate, result);
+  };
+
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, nz), [&](const tbb::blocked_range<int64_t>& zs) {
+    std::vector<float> plane(plane_in), onehot(plane_in), staged(plane_out), result(plane_out), best(plane_out);
+    for (int64_t z = zs.begin(); z != zs.end(); ++z) {
+      axial_plane(seg, z, plane.data());
+      uint8_t* cls = out.classes.data() + static_cast<size_t>(z) * plane_out;
+      if (!o.resize) {
+        geometry(plane.data(), staged.data(), result.data());
+        for (size_t p = 0; p < plane_out; ++p) cls[p] = static_cast<uint8_t>(result[p]);
+        continue;
+      }
+      // Resized labels: the class covering most of each output pixel.
+      std::fill(best.begin(), best.end(), -1.f);
+      for (int c = 0; c < 4; ++c) {
+        for (size_t p = 0; p < plane_in; ++p) onehot[p] = plane[p] == static_cast<float>(c) ? 1.f : 0.f;
+        geometry(onehot.data(), staged.data(), result.data());
+        for (size_t p = 0; p < plane_out; ++p)
+          if (result[p] > best[p] + 1e-6f) {
+            best[p] = result[p];
+            cls[p] = static_cast<uint8_t>(c);
+          }
+      }
+    }
+  });
+  seg = NiftiVolume{};
+
+  for (int m = 0; m < 4; ++m) {
+    NiftiVolume vol = read_nifti(files.files[static_cast<size_t>(m)]);
+    if (vol.dims != dims)
+      throw DataError(fmt::format("{}: dims {}x{}x{} differ from {}x{}x{} of {}", files.files[static_cast<size_t>(m)],
+                                  vol.dims[0], vol.dims[1], vol.dims[2], nx, ny, nz, seg_path));
+    if (o.norm == BratsNorm::brain) z_score_brain(vol);
+    tbb::parallel_for(tbb::blocked_range<int64_t>(0, nz), [&](const tbb::blocked_range<int64_t>& zs) {
+      std::vector<float> plane(plane_in), staged(plane_out), result(plane_out);
+      for (int64_t z = zs.begin(); z != zs.end(); ++z) {
+        axial_plane(vol, z, plane.data());
+        geometry(plane.data(), staged.data(), result.data());
+        float* dst = out.images.data() + static_cast<size_t>(z) * plane_out * 4 + static_cast<size_t>(m);
+        for (size_t p = 0; p < plane_out; ++p) dst[p * 4] = result[p];
+      }
+    });
+  }
+
+  // Keep the slices the options ask for, compacting in place.
+  size_t kept = 0;
+  for (int64_t z = 0; z < nz; ++z) {
+    const float* img = out.images.data() + static_cast<size_t>(z) * plane_out * 4;
+    const uint8_t* cls = out.classes.data() + static_cast<size_t>(z) * plane_out;
+    if (o.skip_empty && std::all_of(img, img + plane_out * 4, [](float v) { return v == 0.f; })) continue;
+    if (o.min_tumour_pixels > 0 &&
+        std::count_if(cls, cls + plane_out, [](uint8_t c) { return c != 0; }) < o.min_tumour_pixels)
+      continue;
+    if (kept != static_cast<size_t>(z)) {
+      std::copy(img, img + plane_out * 4, out.images.data() + kept * plane_out * 4);
+      std::copy(cls, cls + plane_out, out.classes.data() + kept * plane_out);
+    }
+    out.slice_index.push_back(static_cast<int>(z));
+    ++kept;
+  }
+  out.images.resize(kept * plane_out * 4);
+  out.classes.resize(kept * plane_out);
+  return out;
+}
+
+}  // namespace unet::data
