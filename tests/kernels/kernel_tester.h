@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <ostream>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -27,6 +28,11 @@
 #include "kernels/kernel_family.h"
 #include "kernels/kernel_registry.h"
 #include "kernels/tensor_arg.h"
+
+namespace unet::kernels {
+// GoogleTest prints parameters with PrintTo when it exists: families by name.
+inline void PrintTo(Family f, std::ostream* os) { *os << family_name(f); }
+}  // namespace unet::kernels
 
 namespace unet::kernels::testing {
 

@@ -80,6 +80,8 @@ struct ConvCase {
   Shape s;
 };
 
+void PrintTo(const ConvCase& c, std::ostream* os) { *os << c.name; }
+
 class ConvGradient : public ::testing::TestWithParam<std::tuple<ConvCase, Activation>> {};
 
 TEST_P(ConvGradient, BackwardKernelsMatchFiniteDifferences) {
@@ -198,6 +200,8 @@ struct LayerCase {
   Family fwd, bwd;
   int c, h, w, window, stride;
 };
+
+void PrintTo(const LayerCase& c, std::ostream* os) { *os << c.name; }
 
 class LayerGradient : public ::testing::TestWithParam<LayerCase> {};
 
