@@ -9,6 +9,8 @@
 namespace unet::data {
 namespace {
 
+class NpyAtomicFile : public testing::ScratchDirTest {};
+
 using testing::read_file;
 using testing::ScratchDirTest;
 
@@ -16,7 +18,7 @@ size_t entries(const std::filesystem::path& dir) {
   return static_cast<size_t>(std::distance(std::filesystem::directory_iterator(dir), std::filesystem::directory_iterator()));
 }
 
-TEST_F(ScratchDirTest, UncommittedLeavesNoFile) {
+TEST_F(NpyAtomicFile, UncommittedLeavesNoFile) {
   {
     AtomicFile f(file("out.bin"));
     f.write("partial");
@@ -26,7 +28,7 @@ TEST_F(ScratchDirTest, UncommittedLeavesNoFile) {
   EXPECT_EQ(entries(dir_), 0u);
 }
 
-TEST_F(ScratchDirTest, OldFileIntactUntilCommit) {
+TEST_F(NpyAtomicFile, OldFileIntactUntilCommit) {
   testing::write_file(file("out.bin"), "old contents");
   AtomicFile f(file("out.bin"));
   f.write("new ");
@@ -43,7 +45,7 @@ TEST_F(ScratchDirTest, OldFileIntactUntilCommit) {
   EXPECT_THROW(f.write("more"), DataError);
 }
 
-TEST_F(ScratchDirTest, ErrorsNameTheFile) {
+TEST_F(NpyAtomicFile, ErrorsNameTheFile) {
   std::string path = file("no/such/dir/out.bin");
   try {
     AtomicFile f(path);

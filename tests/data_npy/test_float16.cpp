@@ -10,9 +10,11 @@
 namespace unet::data {
 namespace {
 
+class NpyFloat16VsNumpy : public testing::NumpyTest {};
+
 using testing::NumpyTest;
 
-TEST(Float16, SpecialValuesToFloat) {
+TEST(NpyFloat16, SpecialValuesToFloat) {
   EXPECT_EQ(f16_to_f32(0x3c00), 1.0f);
   EXPECT_EQ(f16_to_f32(0xc000), -2.0f);
   EXPECT_EQ(f16_to_f32(0x7bff), 65504.0f);
@@ -28,7 +30,7 @@ TEST(Float16, SpecialValuesToFloat) {
   EXPECT_EQ(f16_to_f32(0x8001), -std::ldexp(1.0f, -24));
 }
 
-TEST(Float16, RoundsToNearestEven) {
+TEST(NpyFloat16, RoundsToNearestEven) {
   EXPECT_EQ(f32_to_f16(1.0f), 0x3c00);
   EXPECT_EQ(f32_to_f16(1.0f + std::ldexp(1.0f, -11)), 0x3c00);       // halfway, down to even
   EXPECT_EQ(f32_to_f16(1.0f + 3 * std::ldexp(1.0f, -11)), 0x3c02);   // halfway, up to even
@@ -50,7 +52,7 @@ TEST(Float16, RoundsToNearestEven) {
   EXPECT_TRUE(std::isnan(f16_to_f32(f32_to_f16(std::bit_cast<float>(0x7f800001u)))));  // tiny payload
 }
 
-TEST_F(NumpyTest, EveryHalfMatchesNumpy) {
+TEST_F(NpyFloat16VsNumpy, EveryHalfMatchesNumpy) {
   expect_python_ok(R"(
 h = np.arange(65536, dtype=np.uint32).astype(np.uint16).view('<f2')
 h.astype('<f4').tofile('expected.f32')
@@ -64,7 +66,7 @@ np.arange(65536, dtype=np.uint32).astype('<u2').tofile('bits.u16')
   }
 }
 
-TEST_F(NumpyTest, FloatToHalfMatchesNumpy) {
+TEST_F(NpyFloat16VsNumpy, FloatToHalfMatchesNumpy) {
   // Random bit patterns over the whole float range, plus every halfway point near the edges.
   expect_python_ok(R"(
 rng = np.random.default_rng(7)

@@ -11,6 +11,8 @@
 namespace unet::data {
 namespace {
 
+class NpyMalformedFromNumpy : public testing::NumpyTest {};
+
 using testing::make_npy;
 using testing::NumpyTest;
 using testing::ScratchDirTest;
@@ -32,7 +34,7 @@ std::string error_of(F&& f) {
 
 #define EXPECT_CONTAINS(text, part) EXPECT_NE((text).find(part), std::string::npos) << (text)
 
-class MalformedNpy : public ScratchDirTest {
+class NpyMalformed : public ScratchDirTest {
  protected:
   std::string open_error(const std::string& bytes) {
     std::string path = file("bad.npy");
@@ -45,23 +47,23 @@ class MalformedNpy : public ScratchDirTest {
   const std::string data_ = std::string(24, '\0');
 };
 
-TEST_F(MalformedNpy, BadMagic) {
+TEST_F(NpyMalformed, BadMagic) {
   EXPECT_CONTAINS(open_error("PK\x03\x04 this is a zip"), "bad magic at byte 0");
   EXPECT_CONTAINS(open_error(""), "bad magic");
 }
 
-TEST_F(MalformedNpy, UnsupportedVersion) {
+TEST_F(NpyMalformed, UnsupportedVersion) {
   EXPECT_CONTAINS(open_error(make_npy(good_dict_, data_, 4, 0)), "unsupported npy version 4.0 at byte 6");
   EXPECT_CONTAINS(open_error(make_npy(good_dict_, data_, 1, 1)), "unsupported npy version 1.1");
 }
 
-TEST_F(MalformedNpy, TruncatedHeader) {
+TEST_F(NpyMalformed, TruncatedHeader) {
   std::string whole = make_npy(good_dict_, data_);
   EXPECT_CONTAINS(open_error(whole.substr(0, 9)), "truncated header");
   EXPECT_CONTAINS(open_error(whole.substr(0, 40)), "truncated header: header length 118 at byte 8 runs past the end");
 }
 
-TEST_F(MalformedNpy, HeaderDictDefects) {
+TEST_F(NpyMalformed, HeaderDictDefects) {
   EXPECT_CONTAINS(open_error(make_npy("[1, 2]", data_)), "npy header byte 10: header is not a dict");
   EXPECT_CONTAINS(open_error(make_npy("{'descr': '<f4', 'fortran_order': False}", data_)),
                   "header dict lacks the key 'shape'");
@@ -74,7 +76,7 @@ TEST_F(MalformedNpy, HeaderDictDefects) {
   EXPECT_CONTAINS(open_error(make_npy("{'descr': '<f4", data_)), "unterminated string");
 }
 
-TEST_F(MalformedNpy, UnknownDescr) {
+TEST_F(NpyMalformed, UnknownDescr) {
   EXPECT_CONTAINS(open_error(make_npy("{'descr': '<c8', 'fortran_order': False, 'shape': (3,), }", data_)),
                   "unsupported descr '<c8'");
   EXPECT_CONTAINS(open_error(make_npy("{'descr': '|f4', 'fortran_order': False, 'shape': (3,), }", data_)),
@@ -83,7 +85,7 @@ TEST_F(MalformedNpy, UnknownDescr) {
                   "structured dtypes");
 }
 
-TEST_F(MalformedNpy, AbsurdShapes) {
+TEST_F(NpyMalformed, AbsurdShapes) {
   EXPECT_CONTAINS(open_error(make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (-1, 3), }", data_)),
                   "shape value is negative");
   EXPECT_CONTAINS(
@@ -97,7 +99,7 @@ TEST_F(MalformedNpy, AbsurdShapes) {
                   "data size overflows");
 }
 
-TEST_F(MalformedNpy, TruncatedData) {
+TEST_F(NpyMalformed, TruncatedData) {
   std::string bytes = make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (100, 128, 128, 4), }",
                                std::string(4096, '\0'));
   EXPECT_CONTAINS(open_error(bytes),
@@ -105,7 +107,7 @@ TEST_F(MalformedNpy, TruncatedData) {
                   "128-byte header");
 }
 
-TEST_F(NumpyTest, FortranOrderAndComplexFromNumpyAreRefused) {
+TEST_F(NpyMalformedFromNumpy, FortranOrderAndComplexFromNumpyAreRefused) {
   expect_python_ok(R"(
 np.save('f.npy', np.asfortranarray(np.arange(6, dtype='<f4').reshape(2, 3)))
 np.save('c.npy', np.zeros(3, dtype='<c8'))
@@ -120,7 +122,7 @@ np.save('t.npy', np.zeros((100, 8, 8), dtype='<f4'))
                   "missing.npy: cannot open: No such file or directory");
 }
 
-class MalformedNpz : public ScratchDirTest {
+class NpzMalformed : public ScratchDirTest {
  protected:
   // A two-member archive from NpzWriter; returns its bytes.
   std::string good_archive() {
@@ -146,13 +148,13 @@ class MalformedNpz : public ScratchDirTest {
   }
 };
 
-TEST_F(MalformedNpz, NotAZip) {
+TEST_F(NpzMalformed, NotAZip) {
   EXPECT_CONTAINS(error_with("short"), "bad.npz: not a zip archive");
   std::string bytes = good_archive();
   EXPECT_CONTAINS(error_with(bytes.substr(0, bytes.size() - 5)), "no end-of-central-directory record");
 }
 
-TEST_F(MalformedNpz, CorruptCentralDirectory) {
+TEST_F(NpzMalformed, CorruptCentralDirectory) {
   std::string bytes = good_archive();
   size_t central = bytes.find(std::string("PK\x01\x02", 4));
   std::string bad = bytes;
@@ -174,7 +176,7 @@ TEST_F(MalformedNpz, CorruptCentralDirectory) {
   EXPECT_CONTAINS(error_with(bad, "x"), "bad.npz: member 'x': local header at byte");
 }
 
-TEST_F(MalformedNpz, MissingMemberCrcAndBadMemberHeader) {
+TEST_F(NpzMalformed, MissingMemberCrcAndBadMemberHeader) {
   std::string bytes = good_archive();
   EXPECT_CONTAINS(error_with(bytes, "conv1b/kernel"), "bad.npz: no member 'conv1b/kernel' (it holds: x, conv1a/kernel)");
   std::string bad = bytes;
@@ -197,7 +199,7 @@ TEST_F(MalformedNpz, MissingMemberCrcAndBadMemberHeader) {
   EXPECT_CONTAINS(what, "hdr.npz: member 'conv1a/kernel': CRC-32 mismatch");
 }
 
-TEST_F(NumpyTest, NpzMemberWithBadNpyHeaderIsNamed) {
+TEST_F(NpyMalformedFromNumpy, NpzMemberWithBadNpyHeaderIsNamed) {
   expect_python_ok(R"(
 import zipfile
 with zipfile.ZipFile('m.npz', 'w') as z:

@@ -3,11 +3,15 @@
 
 #include <numeric>
 
+#include <fmt/format.h>
+
 #include "data/npy.h"
 #include "numpy_oracle.h"
 
 namespace unet::data {
 namespace {
+
+class NpyReadNumpyFiles : public testing::NumpyTest {};
 
 using testing::NumpyTest;
 
@@ -27,7 +31,7 @@ const DtypeCase kCases[] = {
     {"|b1", NpyDtype::b1, false},
 };
 
-TEST_F(NumpyTest, ReadsEveryDtypeAndByteOrder) {
+TEST_F(NpyReadNumpyFiles, ReadsEveryDtypeAndByteOrder) {
   // One 7x3x2 array per dtype, with the values numpy itself converts to float32 beside it.
   expect_python_ok(R"(
 rng = np.random.default_rng(3)
@@ -57,13 +61,13 @@ for i, d in enumerate(descrs):
   for (size_t i = 0; i < std::size(kCases); ++i) {
     const DtypeCase& c = kCases[i];
     SCOPED_TRACE(c.descr);
-    NpyReader reader = NpyReader::open(file("a" + std::to_string(i) + ".npy"));
+    NpyReader reader = NpyReader::open(file(fmt::format("a{}.npy", i)));
     EXPECT_EQ(reader.dtype(), c.dtype);
     EXPECT_EQ(reader.big_endian(), c.big_endian);
     EXPECT_EQ(reader.shape(), (std::vector<size_t>{7, 3, 2}));
     EXPECT_EQ(reader.count(), 7u);
     EXPECT_EQ(reader.row_elems(), 6u);
-    std::vector<float> expected = testing::read_raw_f32(file("a" + std::to_string(i) + ".f32"));
+    std::vector<float> expected = testing::read_raw_f32(file(fmt::format("a{}.f32", i)));
     ASSERT_EQ(expected.size(), 42u);
     std::vector<float> got(42);
     reader.read_rows_f32(0, 7, got.data());
@@ -81,7 +85,7 @@ for i, d in enumerate(descrs):
   }
 }
 
-TEST_F(NumpyTest, ReadsFormatVersions2And3) {
+TEST_F(NpyReadNumpyFiles, ReadsFormatVersions2And3) {
   expect_python_ok(R"(
 from numpy.lib import format as fmt
 a = (np.arange(24, dtype='<f4') * 0.25 - 1).reshape(2, 3, 4)
@@ -91,7 +95,7 @@ for v in [(1, 0), (2, 0), (3, 0)]:
 )");
   for (int v = 1; v <= 3; ++v) {
     SCOPED_TRACE(v);
-    NpyReader reader = NpyReader::open(file("v" + std::to_string(v) + ".npy"));
+    NpyReader reader = NpyReader::open(file(fmt::format("v{}.npy", v)));
     EXPECT_EQ(reader.shape(), (std::vector<size_t>{2, 3, 4}));
     std::vector<float> got(24);
     reader.read_rows_f32(0, 2, got.data());
@@ -99,7 +103,7 @@ for v in [(1, 0), (2, 0), (3, 0)]:
   }
 }
 
-TEST_F(NumpyTest, ReadsScalarsVectorsAndEmptyArrays) {
+TEST_F(NpyReadNumpyFiles, ReadsScalarsVectorsAndEmptyArrays) {
   expect_python_ok(R"(
 np.save('scalar.npy', np.float64(2.5))
 np.save('vector.npy', np.array([3, -4, 5], dtype='<i2'))
@@ -124,7 +128,7 @@ np.save('empty.npy', np.zeros((0, 4), dtype='<f4'))
   EXPECT_THROW(empty.read_rows_f32(0, 1, &value), DataError);
 }
 
-TEST_F(NumpyTest, RowsOutOfRangeAreErrors) {
+TEST_F(NpyReadNumpyFiles, RowsOutOfRangeAreErrors) {
   expect_python_ok("np.save('r.npy', np.zeros((5, 2), dtype='<f4'))");
   NpyReader reader = NpyReader::open(file("r.npy"));
   std::vector<float> out(20);

@@ -5,11 +5,15 @@
 #include <filesystem>
 #include <limits>
 
+#include <fmt/format.h>
+
 #include "data/npy.h"
 #include "numpy_oracle.h"
 
 namespace unet::data {
 namespace {
+
+class NpyWriteForNumpy : public testing::NumpyTest {};
 
 using testing::NumpyTest;
 
@@ -21,11 +25,11 @@ std::vector<float> rows_of(size_t first, size_t n, size_t row_elems) {
   return out;
 }
 
-TEST_F(NumpyTest, HeaderFixUpWithZeroOneAndManyRows) {
+TEST_F(NpyWriteForNumpy, HeaderFixUpWithZeroOneAndManyRows) {
   size_t header_size = 0;
   for (size_t rows : {size_t{0}, size_t{1}, size_t{1000}}) {
     SCOPED_TRACE(rows);
-    std::string path = file("w" + std::to_string(rows) + ".npy");
+    std::string path = file(fmt::format("w{}.npy", rows));
     NpyWriter writer(path, NpyDtype::f32, {3, 4});
     // Uneven appends: 1 row, then chunks of 7.
     size_t done = 0;
@@ -42,7 +46,7 @@ TEST_F(NumpyTest, HeaderFixUpWithZeroOneAndManyRows) {
     EXPECT_EQ((size - rows * 48) % 64, 0u);
     if (header_size == 0) header_size = size - rows * 48;
     EXPECT_EQ(size - rows * 48, header_size) << "the header has one fixed size";
-    expect_python_ok("a = np.load('w" + std::to_string(rows) + R"(.npy')
+    expect_python_ok(fmt::format("a = np.load('w{}.npy')\n", rows) + R"(
 assert a.dtype == np.dtype('<f4'), a.dtype
 assert a.shape == ()" + std::to_string(rows) + R"(, 3, 4), a.shape
 r = np.arange(a.shape[0], dtype=np.float64)[:, None, None]
@@ -58,7 +62,7 @@ assert np.array_equal(a, (r * 0.5 - k / 8).astype('<f4'))
   EXPECT_EQ(got, rows_of(999, 1, 12));
 }
 
-TEST_F(NumpyTest, ConvertsFloatsToEveryDtypeLikeNumpy) {
+TEST_F(NpyWriteForNumpy, ConvertsFloatsToEveryDtypeLikeNumpy) {
   const std::vector<float> values = {-1000.5f, -128.5f, -2.5f, -0.5f, 0.5f, 1.5f, 2.5f, 254.5f, 255.5f, 300.0f,
                                      40000.0f, -40000.0f, 1e10f, -1e10f, 3.3f, 65519.0f,
                                      std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
@@ -96,7 +100,7 @@ print('ok')
 )");
 }
 
-TEST_F(NumpyTest, WriteNpyF32IsAtomicAndLoads) {
+TEST_F(NpyWriteForNumpy, WriteNpyF32IsAtomicAndLoads) {
   std::vector<float> data = rows_of(0, 6, 5);
   write_npy_f32(file("x.npy"), {2, 3, 5}, data.data());
   float scalar = 7.25f;
@@ -114,7 +118,7 @@ assert s.shape == () and s == 7.25
 )");
 }
 
-TEST_F(NumpyTest, UncommittedWriterLeavesNothing) {
+TEST_F(NpyWriteForNumpy, UncommittedWriterLeavesNothing) {
   {
     NpyWriter writer(file("gone.npy"), NpyDtype::u8, {4});
     std::vector<float> row = {1, 2, 3, 4};

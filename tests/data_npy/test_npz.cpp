@@ -11,10 +11,13 @@
 namespace unet::data {
 namespace {
 
+class NpzWithNumpy : public testing::NumpyTest {};
+class NpzAtomic : public testing::ScratchDirTest {};
+
 using testing::NumpyTest;
 using testing::ScratchDirTest;
 
-TEST_F(NumpyTest, ReadsSavezAndSavezCompressed) {
+TEST_F(NpzWithNumpy, ReadsSavezAndSavezCompressed) {
   expect_python_ok(R"(
 w = (np.arange(3 * 3 * 4 * 16, dtype=np.float64).reshape(3, 3, 4, 16) * 0.01 - 2).astype('<f4')
 b = np.array([1.5, -2.25], dtype='>f4')
@@ -62,7 +65,7 @@ with zipfile.ZipFile('plain.npz', 'a') as z:
   EXPECT_EQ(NpzReader::open(file("plain.npz")).read_bytes("notes.txt"), "hello {json}");
 }
 
-TEST_F(NumpyTest, NumpyLoadsWhatNpzWriterWrites) {
+TEST_F(NpzWithNumpy, NumpyLoadsWhatNpzWriterWrites) {
   std::vector<float> kernel(2 * 3 * 5);
   for (size_t i = 0; i < kernel.size(); ++i) kernel[i] = i * 0.125f - 1;
   const int64_t steps[] = {-1, 0, int64_t{1} << 40};
@@ -106,7 +109,7 @@ assert z['empty'].shape == (0, 4)
   EXPECT_NE(bytes.find(std::string("PK\x06\x07", 4)), std::string::npos);
 }
 
-TEST_F(ScratchDirTest, UncommittedNpzLeavesOldCheckpoint) {
+TEST_F(NpzAtomic, UncommittedNpzLeavesOldCheckpoint) {
   float one = 1.0f, two = 2.0f;
   {
     NpzWriter first(file("c.npz"));
