@@ -1,10 +1,10 @@
 #include "graph/lexer.h"
 
+#include <fmt/format.h>
+
 #include <charconv>
 #include <cmath>
 #include <limits>
-
-#include <fmt/format.h>
 
 namespace unet::graph {
 namespace {
@@ -70,7 +70,7 @@ class Lexer {
         ++line_;
         col_ = 1;
       } else if (c == '(' || c == ')' || c == ',' || c == '=') {
-        const TokenKind kind = c == '(' ? TokenKind::lparen
+        const TokenKind kind = c == '('   ? TokenKind::lparen
                                : c == ')' ? TokenKind::rparen
                                : c == ',' ? TokenKind::comma
                                           : TokenKind::equals;
@@ -79,9 +79,11 @@ class Lexer {
       } else if (is_ident_start(c)) {
         size_t end = pos_;
         while (end < text_.size() && is_ident_char(text_[end])) ++end;
-        tokens.push_back(simple(TokenKind::identifier, std::string(text_.substr(pos_, end - pos_)), loc));
+        tokens.push_back(
+            simple(TokenKind::identifier, std::string(text_.substr(pos_, end - pos_)), loc));
         advance(end - pos_);
-      } else if (is_digit(c) || (c == '-' && pos_ + 1 < text_.size() && is_digit(text_[pos_ + 1]))) {
+      } else if (is_digit(c) ||
+                 (c == '-' && pos_ + 1 < text_.size() && is_digit(text_[pos_ + 1]))) {
         tokens.push_back(number(loc));
       } else if (static_cast<unsigned char>(c) >= 0x21 && static_cast<unsigned char>(c) < 0x7f) {
         throw_model_error(filename_, loc, fmt::format("unexpected character '{}'", c));
@@ -160,7 +162,8 @@ class Lexer {
     size_t start = 0;
     while (true) {
       const size_t x = s.find('x', start);
-      const std::string_view part = s.substr(start, x == std::string_view::npos ? s.npos : x - start);
+      const std::string_view part =
+          s.substr(start, x == std::string_view::npos ? s.npos : x - start);
       int64_t v = 0;
       bool part_overflow = false;
       if (!parse_digits(part, v, part_overflow)) return false;
@@ -186,9 +189,12 @@ void throw_model_error(const std::string& filename, SourceLoc loc, const std::st
 
 std::string describe(const Token& token) {
   switch (token.kind) {
-    case TokenKind::newline: return "end of line";
-    case TokenKind::end: return "end of file";
-    default: return fmt::format("'{}'", token.text);
+    case TokenKind::newline:
+      return "end of line";
+    case TokenKind::end:
+      return "end of file";
+    default:
+      return fmt::format("'{}'", token.text);
   }
 }
 

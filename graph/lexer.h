@@ -24,11 +24,11 @@ enum class TokenKind {
 
 struct Token {
   TokenKind kind = TokenKind::end;
-  std::string text;  // as written
-  SourceLoc loc;     // of the first character, 1-based
-  int64_t integer = 0;     // integer
-  double real = 0.0;       // real, and integer as a double
-  std::vector<int> dims;   // dims
+  std::string text;       // as written
+  SourceLoc loc;          // of the first character, 1-based
+  int64_t integer = 0;    // integer
+  double real = 0.0;      // real, and integer as a double
+  std::vector<int> dims;  // dims
 };
 
 // Throws ModelError "file:line:col: message"; the one way every front-end stage reports.

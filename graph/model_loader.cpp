@@ -1,11 +1,11 @@
 // parse_model: text -> tokens -> graph -> shapes -> dataflow rules, each stage throwing
 // ModelError at the first problem it finds.
+#include <fmt/format.h>
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
-
-#include <fmt/format.h>
 
 #include "graph/graph_ir.h"
 #include "graph/lexer.h"
@@ -28,9 +28,10 @@ void check_dataflow(const Graph& g, const std::string& filename) {
     if (static_cast<int>(id) == g.loss) continue;
     for (int in : n.inputs)
       if (in == prediction)
-        throw_model_error(filename, n.loc,
-                          fmt::format("'{}' uses the prediction '{}', which may feed only the loss '{}'",
-                                      n.name, g.nodes[prediction].name, loss.name));
+        throw_model_error(
+            filename, n.loc,
+            fmt::format("'{}' uses the prediction '{}', which may feed only the loss '{}'", n.name,
+                        g.nodes[prediction].name, loss.name));
   }
   // Inputs precede their nodes, so one backward sweep marks everything the loss depends on.
   std::vector<bool> needed(g.nodes.size(), false);
@@ -62,16 +63,18 @@ Graph parse_model(const std::string& text, const std::string& filename) {
 
 Graph parse_model_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw ModelError(fmt::format("{}: cannot open the model file: {}", path, std::strerror(errno)));
+  if (!in)
+    throw ModelError(fmt::format("{}: cannot open the model file: {}", path, std::strerror(errno)));
   in.seekg(0, std::ios::end);
   const std::streamoff size = in.tellg();
   if (size < 0) throw ModelError(fmt::format("{}: cannot read the model file", path));
   if (size > kMaxModelBytes)
-    throw ModelError(fmt::format("{}: {} bytes is too large for a model file (limit {} bytes)", path,
-                                 size, kMaxModelBytes));
+    throw ModelError(fmt::format("{}: {} bytes is too large for a model file (limit {} bytes)",
+                                 path, size, kMaxModelBytes));
   in.seekg(0, std::ios::beg);
   std::string text(static_cast<size_t>(size), '\0');
-  if (!in.read(text.data(), size)) throw ModelError(fmt::format("{}: cannot read the model file", path));
+  if (!in.read(text.data(), size))
+    throw ModelError(fmt::format("{}: cannot read the model file", path));
   return parse_model(text, path);
 }
 

@@ -1,13 +1,13 @@
 #include "graph/parser.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <limits>
 #include <optional>
 #include <unordered_map>
-
-#include <fmt/format.h>
 
 namespace unet::graph {
 namespace {
@@ -25,8 +25,8 @@ struct Arg {
 
 struct Call {
   const Token* callee = nullptr;  // the op or optimizer name
-  std::vector<Arg> inputs;         // positional, in order
-  std::vector<Arg> attrs;          // key=value, in order
+  std::vector<Arg> inputs;        // positional, in order
+  std::vector<Arg> attrs;         // key=value, in order
 };
 
 // Levenshtein distance, for "did you mean" hints on misspelt names.
@@ -64,8 +64,9 @@ class Attributes {
       if (std::find(allowed.begin(), allowed.end(), a.key->text) == allowed.end()) {
         const std::string choices =
             allowed.empty() ? std::string("it takes none") : "expected " + join_choices(allowed);
-        throw_model_error(filename_, a.key->loc,
-                          fmt::format("{} has no attribute '{}' ({})", owner_, a.key->text, choices));
+        throw_model_error(
+            filename_, a.key->loc,
+            fmt::format("{} has no attribute '{}' ({})", owner_, a.key->text, choices));
       }
       for (const Arg& b : call.attrs) {
         if (&b == &a) break;
@@ -86,8 +87,9 @@ class Attributes {
   const Token& required(std::string_view name, std::string_view example) const {
     const Arg* a = find(name);
     if (!a)
-      throw_model_error(filename_, call_.callee->loc,
-                        fmt::format("{} needs attribute '{}' (e.g. {}={})", owner_, name, name, example));
+      throw_model_error(
+          filename_, call_.callee->loc,
+          fmt::format("{} needs attribute '{}' (e.g. {}={})", owner_, name, name, example));
     return *a->value;
   }
 
@@ -133,9 +135,9 @@ class Attributes {
     const bool below = lo_open ? v.real <= lo : v.real < lo;
     const bool above = hi_open ? v.real >= hi : v.real > hi;
     if (below || above) {
-      const std::string range =
-          hi == DBL_MAX ? fmt::format("{} {}", lo_open ? ">" : ">=", lo)
-                        : fmt::format("in {}{}, {}{}", lo_open ? "(" : "[", lo, hi, hi_open ? ")" : "]");
+      const std::string range = hi == DBL_MAX ? fmt::format("{} {}", lo_open ? ">" : ">=", lo)
+                                              : fmt::format("in {}{}, {}{}", lo_open ? "(" : "[",
+                                                            lo, hi, hi_open ? ")" : "]");
       fail(v, fmt::format("{} must be {}, found {}", name, range, v.text));
     }
     if (std::fabs(v.real) > FLT_MAX)
@@ -176,7 +178,7 @@ const std::vector<std::pair<std::string_view, plan::Init>> kInits = {
     {"glorot_uniform", plan::Init::glorot_uniform},
     {"zeros", plan::Init::zeros}};
 const std::vector<std::pair<std::string_view, Padding>> kPaddings = {{"same", Padding::same},
-                                                                      {"valid", Padding::valid}};
+                                                                     {"valid", Padding::valid}};
 const std::vector<std::pair<std::string_view, Padding>> kSamePadding = {{"same", Padding::same}};
 
 struct OpWord {
@@ -184,9 +186,9 @@ struct OpWord {
   OpKind kind;
 };
 const std::vector<OpWord> kOps = {
-    {"conv", OpKind::conv2d},       {"conv_transpose", OpKind::conv2d_transpose},
-    {"maxpool", OpKind::maxpool2d}, {"upsample", OpKind::upsample2d},
-    {"concat", OpKind::concat},     {"dropout", OpKind::dropout},
+    {"conv", OpKind::conv2d},        {"conv_transpose", OpKind::conv2d_transpose},
+    {"maxpool", OpKind::maxpool2d},  {"upsample", OpKind::upsample2d},
+    {"concat", OpKind::concat},      {"dropout", OpKind::dropout},
     {"dice_loss", OpKind::dice_loss}};
 
 class Parser {
@@ -207,8 +209,7 @@ class Parser {
       if (t.kind == TokenKind::end) break;
     }
     const Token& end = tokens_.back();
-    if (!model_loc_)
-      fail(end, "the model has no name (expected a line 'model NAME')");
+    if (!model_loc_) fail(end, "the model has no name (expected a line 'model NAME')");
     if (graph_.input < 0)
       fail(end, "the model has no input (expected a line 'input NAME shape HxWxC')");
     if (graph_.target < 0)
@@ -232,7 +233,8 @@ class Parser {
   }
   const Token& expect(TokenKind kind, std::string_view what, std::string_view after) {
     const Token& t = next();
-    if (t.kind != kind) fail(t, fmt::format("expected {} after {}, found {}", what, after, describe(t)));
+    if (t.kind != kind)
+      fail(t, fmt::format("expected {} after {}, found {}", what, after, describe(t)));
     return t;
   }
 
@@ -245,7 +247,8 @@ class Parser {
         const Token& second = tokens_[i + 1];
         if (second.kind == TokenKind::equals) {
           first_definition_.emplace(t.text, t.loc.line);
-        } else if ((t.text == "input" || t.text == "target") && second.kind == TokenKind::identifier) {
+        } else if ((t.text == "input" || t.text == "target") &&
+                   second.kind == TokenKind::identifier) {
           first_definition_.emplace(second.text, second.loc.line);
         }
       }
@@ -270,7 +273,8 @@ class Parser {
 
   void model_statement(const Token& head) {
     if (model_loc_)
-      fail(head, fmt::format("the model is already named '{}' (line {})", graph_.name, model_loc_->line));
+      fail(head,
+           fmt::format("the model is already named '{}' (line {})", graph_.name, model_loc_->line));
     const Token& name = expect(TokenKind::identifier, "the model's name", "'model'");
     graph_.name = name.text;
     model_loc_ = head.loc;
@@ -280,7 +284,8 @@ class Parser {
     if (seed_loc_) fail(head, fmt::format("the seed is already set (line {})", seed_loc_->line));
     const Token& value = next();
     if (value.kind != TokenKind::integer || value.integer < 0)
-      fail(value, fmt::format("expected a non-negative integer after 'seed', found {}", describe(value)));
+      fail(value,
+           fmt::format("expected a non-negative integer after 'seed', found {}", describe(value)));
     graph_.seed = static_cast<uint64_t>(value.integer);
     seed_loc_ = head.loc;
   }
@@ -290,8 +295,9 @@ class Parser {
     const bool is_input = head.text == "input";
     const int existing = is_input ? graph_.input : graph_.target;
     if (existing >= 0)
-      fail(head, fmt::format("the model already has its {} '{}' (line {}); a model has exactly one",
-                             head.text, graph_.nodes[existing].name, graph_.nodes[existing].loc.line));
+      fail(head,
+           fmt::format("the model already has its {} '{}' (line {}); a model has exactly one",
+                       head.text, graph_.nodes[existing].name, graph_.nodes[existing].loc.line));
     const Token& name = expect(TokenKind::identifier, fmt::format("the {}'s name", head.text),
                                fmt::format("'{}'", head.text));
     const Token& keyword = next();
@@ -304,11 +310,14 @@ class Parser {
                               describe(shape)));
     const int h = shape.dims[0], w = shape.dims[1], c = shape.dims[2];
     if (h < 1 || w < 1 || h > kMaxExtent || w > kMaxExtent)
-      fail(shape, fmt::format("height and width must be between 1 and {}, found {}", kMaxExtent, shape.text));
+      fail(shape, fmt::format("height and width must be between 1 and {}, found {}", kMaxExtent,
+                              shape.text));
     if (c < 1 || c > kMaxChannels)
-      fail(shape, fmt::format("channels must be between 1 and {}, found {}", kMaxChannels, shape.text));
+      fail(shape,
+           fmt::format("channels must be between 1 and {}, found {}", kMaxChannels, shape.text));
     if (!is_input && c != 1)
-      fail(shape, fmt::format("the target must have 1 channel (a binary mask), found {}", shape.text));
+      fail(shape,
+           fmt::format("the target must have 1 channel (a binary mask), found {}", shape.text));
     Node node;
     node.kind = is_input ? OpKind::input : OpKind::target;
     node.c = c, node.h = h, node.w = w;
@@ -321,21 +330,23 @@ class Parser {
       fail(head, fmt::format("the optimizer is already set (line {})", optimizer_loc_->line));
     optimizer_loc_ = head.loc;
     const Token& kind = expect(TokenKind::identifier, "the optimizer's name (adam)", "'optimizer'");
-    if (kind.text != "adam") fail(kind, fmt::format("unknown optimizer '{}' (expected adam)", kind.text));
+    if (kind.text != "adam")
+      fail(kind, fmt::format("unknown optimizer '{}' (expected adam)", kind.text));
     const Call call = call_arguments(kind);
     if (!call.inputs.empty())
       fail(*call.inputs.front().value,
            fmt::format("optimizer adam takes only key=value attributes, found {}",
                        describe(*call.inputs.front().value)));
-    const Attributes a(filename_, call, "optimizer adam",
-                       {"learning_rate", "beta1", "beta2", "epsilon", "decay_steps", "lr_fraction"});
+    const Attributes a(
+        filename_, call, "optimizer adam",
+        {"learning_rate", "beta1", "beta2", "epsilon", "decay_steps", "lr_fraction"});
     plan::Optimizer& o = graph_.optimizer;
     o.learning_rate = a.real("learning_rate", o.learning_rate, 0.0, DBL_MAX, true, false);
     o.beta1 = a.real("beta1", o.beta1, 0.0, 1.0, false, true);
     o.beta2 = a.real("beta2", o.beta2, 0.0, 1.0, false, true);
     o.epsilon = a.real("epsilon", o.epsilon, 0.0, DBL_MAX, true, false);
-    o.decay_steps = static_cast<uint32_t>(
-        a.integer("decay_steps", static_cast<int>(o.decay_steps), 1, std::numeric_limits<int>::max()));
+    o.decay_steps = static_cast<uint32_t>(a.integer("decay_steps", static_cast<int>(o.decay_steps),
+                                                    1, std::numeric_limits<int>::max()));
     o.lr_fraction = a.real("lr_fraction", o.lr_fraction, 0.0, 1.0, true, false);
   }
 
@@ -343,16 +354,21 @@ class Parser {
   void layer_statement(const Token& name) {
     const Token& eq = next();
     if (eq.kind != TokenKind::equals) {
-      const bool op_follows = std::any_of(kOps.begin(), kOps.end(), [&](const OpWord& w) { return w.word == eq.text; });
-      if (op_follows) fail(eq, fmt::format("expected '=' after the layer name '{}', found {}", name.text, describe(eq)));
-      fail(name, fmt::format("unknown statement '{}' (expected model, seed, input, target, optimizer "
-                             "or NAME = op(...))",
-                             name.text));
+      const bool op_follows =
+          std::any_of(kOps.begin(), kOps.end(), [&](const OpWord& w) { return w.word == eq.text; });
+      if (op_follows)
+        fail(eq, fmt::format("expected '=' after the layer name '{}', found {}", name.text,
+                             describe(eq)));
+      fail(name,
+           fmt::format("unknown statement '{}' (expected model, seed, input, target, optimizer "
+                       "or NAME = op(...))",
+                       name.text));
     }
     const Token& op = next();
     if (op.kind != TokenKind::identifier)
       fail(op, fmt::format("expected an op name after '{} =', found {}", name.text, describe(op)));
-    const auto found = std::find_if(kOps.begin(), kOps.end(), [&](const OpWord& w) { return w.word == op.text; });
+    const auto found =
+        std::find_if(kOps.begin(), kOps.end(), [&](const OpWord& w) { return w.word == op.text; });
     if (found == kOps.end()) {
       std::vector<std::string_view> words;
       for (const OpWord& w : kOps) words.push_back(w.word);
@@ -363,15 +379,30 @@ class Parser {
     node.kind = found->kind;
     node.inputs = resolve_inputs(name, call);
     switch (node.kind) {
-      case OpKind::conv2d: conv(call, node); break;
-      case OpKind::conv2d_transpose: conv_transpose(call, node); break;
-      case OpKind::maxpool2d: maxpool(call, node); break;
-      case OpKind::upsample2d: upsample(call, node); break;
-      case OpKind::concat: concat(call, node); break;
-      case OpKind::dropout: dropout(call, node); break;
-      case OpKind::dice_loss: dice_loss(name, call, node); break;
+      case OpKind::conv2d:
+        conv(call, node);
+        break;
+      case OpKind::conv2d_transpose:
+        conv_transpose(call, node);
+        break;
+      case OpKind::maxpool2d:
+        maxpool(call, node);
+        break;
+      case OpKind::upsample2d:
+        upsample(call, node);
+        break;
+      case OpKind::concat:
+        concat(call, node);
+        break;
+      case OpKind::dropout:
+        dropout(call, node);
+        break;
+      case OpKind::dice_loss:
+        dice_loss(name, call, node);
+        break;
       case OpKind::input:
-      case OpKind::target: break;  // not op words
+      case OpKind::target:
+        break;  // not op words
     }
     add_node(name, std::move(node));
   }
@@ -385,8 +416,9 @@ class Parser {
       while (peek().kind == TokenKind::newline) ++pos_;
     };
     auto unterminated = [&](const Token& at) {
-      fail(at, fmt::format("unterminated '(' (opened at line {}, col {}): expected ')' before end of file",
-                           open.loc.line, open.loc.col));
+      fail(at, fmt::format(
+                   "unterminated '(' (opened at line {}, col {}): expected ')' before end of file",
+                   open.loc.line, open.loc.col));
     };
     skip_newlines();
     if (peek().kind == TokenKind::rparen) {
@@ -402,15 +434,18 @@ class Parser {
         if (value.kind == TokenKind::end) unterminated(value);
         if (value.kind != TokenKind::identifier && value.kind != TokenKind::integer &&
             value.kind != TokenKind::real && value.kind != TokenKind::dims)
-          fail(value, fmt::format("expected a value after '{}=', found {}", t.text, describe(value)));
+          fail(value,
+               fmt::format("expected a value after '{}=', found {}", t.text, describe(value)));
         call.attrs.push_back({&t, &value});
       } else if (t.kind == TokenKind::identifier) {
         if (!call.attrs.empty())
-          fail(t, fmt::format("input '{}' comes after key=value attributes; list the inputs first", t.text));
+          fail(t, fmt::format("input '{}' comes after key=value attributes; list the inputs first",
+                              t.text));
         call.inputs.push_back({nullptr, &t});
       } else {
-        fail(t, fmt::format("expected an input name or key=value in the arguments of '{}', found {}",
-                            callee.text, describe(t)));
+        fail(t,
+             fmt::format("expected an input name or key=value in the arguments of '{}', found {}",
+                         callee.text, describe(t)));
       }
       const Token& sep = next();
       if (sep.kind == TokenKind::rparen) break;
@@ -430,12 +465,16 @@ class Parser {
         ids.push_back(it->second);
         continue;
       }
-      if (t.text == defining.text) fail(t, fmt::format("'{}' is used in its own definition", t.text));
+      if (t.text == defining.text)
+        fail(t, fmt::format("'{}' is used in its own definition", t.text));
       if (auto later = first_definition_.find(t.text); later != first_definition_.end())
         fail(t, fmt::format("'{}' is used before it is defined (line {})", t.text, later->second));
       std::string hint;
       size_t best = 3;
       for (const Node& n : graph_.nodes) {
+        // Near misses only: also keeps hostile, very long names from costing quadratic time.
+        const size_t longer = std::max(t.text.size(), n.name.size());
+        if (longer > 64 || longer - std::min(t.text.size(), n.name.size()) >= best) continue;
         const size_t d = edit_distance(t.text, n.name);
         if (d < best) best = d, hint = fmt::format(" (did you mean '{}'?)", n.name);
       }
@@ -463,8 +502,9 @@ class Parser {
   void conv(const Call& call, Node& node) {
     arity(call, 1, 1, "1 input");
     reject_target_inputs(call, node);
-    const Attributes a(filename_, call, "conv",
-                       {"filters", "kernel", "stride", "padding", "activation", "init", "bias_init"});
+    const Attributes a(
+        filename_, call, "conv",
+        {"filters", "kernel", "stride", "padding", "activation", "init", "bias_init"});
     node.filters = a.integer("filters", std::nullopt, 1, kMaxChannels, "32");
     std::tie(node.kh, node.kw) = a.window("kernel", std::nullopt, "3");
     node.stride = a.integer("stride", 1, 1, kMaxWindow);
@@ -477,8 +517,9 @@ class Parser {
   void conv_transpose(const Call& call, Node& node) {
     arity(call, 1, 1, "1 input");
     reject_target_inputs(call, node);
-    const Attributes a(filename_, call, "conv_transpose",
-                       {"filters", "kernel", "stride", "padding", "activation", "init", "bias_init"});
+    const Attributes a(
+        filename_, call, "conv_transpose",
+        {"filters", "kernel", "stride", "padding", "activation", "init", "bias_init"});
     node.filters = a.integer("filters", std::nullopt, 1, kMaxChannels, "256");
     std::tie(node.kh, node.kw) = a.window("kernel", std::nullopt, "2");
     node.stride = a.integer("stride", 1, 1, kMaxWindow);
@@ -528,13 +569,15 @@ class Parser {
     const Token& pred_token = *call.inputs[0].value;
     const Node& pred = graph_.nodes[node.inputs[0]];
     if (pred.kind != OpKind::conv2d)
-      fail(pred_token, fmt::format("dice_loss needs a prediction from a conv with activation=sigmoid; "
-                                   "'{}' is a {}",
-                                   pred.name, op_keyword(pred.kind)));
+      fail(pred_token,
+           fmt::format("dice_loss needs a prediction from a conv with activation=sigmoid; "
+                       "'{}' is a {}",
+                       pred.name, op_keyword(pred.kind)));
     if (pred.activation != kernels::Activation::sigmoid)
-      fail(pred_token, fmt::format("dice_loss needs a prediction from a conv with activation=sigmoid; "
-                                   "'{}' has activation={}",
-                                   pred.name, pred.activation == kernels::Activation::relu ? "relu" : "none"));
+      fail(pred_token,
+           fmt::format("dice_loss needs a prediction from a conv with activation=sigmoid; "
+                       "'{}' has activation={}",
+                       pred.name, pred.activation == kernels::Activation::relu ? "relu" : "none"));
     if (node.inputs[1] != graph_.target) {
       const std::string target_name = graph_.target >= 0 ? graph_.nodes[graph_.target].name : "";
       fail(*call.inputs[1].value,
@@ -575,22 +618,32 @@ class Parser {
 
 std::string_view op_keyword(OpKind kind) {
   switch (kind) {
-    case OpKind::input: return "input";
-    case OpKind::target: return "target";
-    case OpKind::conv2d: return "conv";
-    case OpKind::conv2d_transpose: return "conv_transpose";
-    case OpKind::maxpool2d: return "maxpool";
-    case OpKind::upsample2d: return "upsample";
-    case OpKind::concat: return "concat";
-    case OpKind::dropout: return "dropout";
-    case OpKind::dice_loss: return "dice_loss";
+    case OpKind::input:
+      return "input";
+    case OpKind::target:
+      return "target";
+    case OpKind::conv2d:
+      return "conv";
+    case OpKind::conv2d_transpose:
+      return "conv_transpose";
+    case OpKind::maxpool2d:
+      return "maxpool";
+    case OpKind::upsample2d:
+      return "upsample";
+    case OpKind::concat:
+      return "concat";
+    case OpKind::dropout:
+      return "dropout";
+    case OpKind::dice_loss:
+      return "dice_loss";
   }
   return "?";
 }
 
 Graph parse_tokens(const std::vector<Token>& tokens, const std::string& filename) {
   if (tokens.empty() || tokens.back().kind != TokenKind::end)
-    throw ModelError(fmt::format("{}: internal error: token list does not end with end of file", filename));
+    throw ModelError(
+        fmt::format("{}: internal error: token list does not end with end of file", filename));
   return Parser(tokens, filename).run();
 }
 

@@ -1,9 +1,9 @@
 #include "graph/shape_inference.h"
 
+#include <fmt/format.h>
+
 #include <cstdint>
 #include <limits>
-
-#include <fmt/format.h>
 
 #include "graph/lexer.h"
 #include "graph/parser.h"
@@ -25,7 +25,8 @@ class ShapeInference {
           fail(n, fmt::format("internal error: input {} of '{}' does not precede it", in, n.name));
       infer(n);
       if (n.c < 1 || n.h < 1 || n.w < 1)
-        fail(n, fmt::format("{} '{}' has an empty shape {}x{}x{}", op_keyword(n.kind), n.name, n.h, n.w, n.c));
+        fail(n, fmt::format("{} '{}' has an empty shape {}x{}x{}", op_keyword(n.kind), n.name, n.h,
+                            n.w, n.c));
       const int64_t elements = int64_t{n.c} * n.h * n.w;
       if (elements > std::numeric_limits<int32_t>::max())
         fail(n, fmt::format("{} '{}' is too large: {}x{}x{} is over 2^31 values per image",
@@ -51,8 +52,9 @@ class ShapeInference {
   int conv_extent(const Node& n, int extent, int k, std::string_view axis) const {
     if (n.padding == Padding::same) return (extent + n.stride - 1) / n.stride;
     if (extent < k)
-      fail(n, fmt::format("conv '{}' with padding=valid needs {} >= {} (its kernel), but '{}' has {} {}",
-                          n.name, axis, k, in(n, 0).name, axis, extent));
+      fail(n, fmt::format(
+                  "conv '{}' with padding=valid needs {} >= {} (its kernel), but '{}' has {} {}",
+                  n.name, axis, k, in(n, 0).name, axis, extent));
     return (extent - k) / n.stride + 1;
   }
 
@@ -64,7 +66,8 @@ class ShapeInference {
     if ((extent - n.pool) % n.stride != 0)
       fail(n, fmt::format("maxpool '{}' (size {}, stride {}) does not tile the {} {} of '{}'; "
                           "a valid pool would drop its last {}",
-                          n.name, n.pool, n.stride, axis, extent, x.name, axis == "height" ? "row" : "column"));
+                          n.name, n.pool, n.stride, axis, extent, x.name,
+                          axis == "height" ? "row" : "column"));
     return (extent - n.pool) / n.stride + 1;
   }
 
@@ -107,8 +110,9 @@ class ShapeInference {
         for (size_t i = 0; i < n.inputs.size(); ++i) {
           const Node& x = in(n, i);
           if (x.h != first.h || x.w != first.w)
-            fail(n, fmt::format("concat '{}' needs inputs of one spatial size: '{}' is {} but '{}' is {}",
-                                n.name, first.name, hw(first), x.name, hw(x)));
+            fail(n, fmt::format(
+                        "concat '{}' needs inputs of one spatial size: '{}' is {} but '{}' is {}",
+                        n.name, first.name, hw(first), x.name, hw(x)));
           channels += x.c;
         }
         n.h = first.h, n.w = first.w;
@@ -124,8 +128,9 @@ class ShapeInference {
         const Node& p = in(n, 0);
         const Node& t = in(n, 1);
         if (p.c != t.c)
-          fail(n, fmt::format("dice_loss '{}': prediction '{}' has {} channels but target '{}' has {}",
-                              n.name, p.name, p.c, t.name, t.c));
+          fail(n,
+               fmt::format("dice_loss '{}': prediction '{}' has {} channels but target '{}' has {}",
+                           n.name, p.name, p.c, t.name, t.c));
         if (p.h != t.h || p.w != t.w)
           fail(n, fmt::format("dice_loss '{}': prediction '{}' is {} but target '{}' is {}", n.name,
                               p.name, hw(p), t.name, hw(t)));
@@ -141,6 +146,8 @@ class ShapeInference {
 
 }  // namespace
 
-void infer_shapes(Graph& graph, const std::string& filename) { ShapeInference(graph, filename).run(); }
+void infer_shapes(Graph& graph, const std::string& filename) {
+  ShapeInference(graph, filename).run();
+}
 
 }  // namespace unet::graph

@@ -25,10 +25,18 @@ std::string mutate(std::string text, std::mt19937& rng) {
     std::uniform_int_distribution<size_t> at(0, text.size() - 1);
     const size_t i = at(rng);
     switch (kind(rng)) {
-      case 0: text.erase(i, 1); break;
-      case 1: text.insert(i, 1, text[i]); break;
-      case 2: std::swap(text[i], text[(i + 1) % text.size()]); break;
-      default: text[i] = static_cast<char>(byte(rng)); break;
+      case 0:
+        text.erase(i, 1);
+        break;
+      case 1:
+        text.insert(i, 1, text[i]);
+        break;
+      case 2:
+        std::swap(text[i], text[(i + 1) % text.size()]);
+        break;
+      default:
+        text[i] = static_cast<char>(byte(rng));
+        break;
     }
   }
   return text;

@@ -124,14 +124,14 @@ TEST(ShippedModels, TransposedUNetHasTheSeedsTopology) {
 }
 
 TEST(ShippedModels, TransposedUNetHasTheSeedsParameterCount) {
-  const std::vector<Layer> seed = {
-      {3, 1, 32},    {3, 32, 32},   {3, 32, 64},   {3, 64, 64},   {3, 64, 128},  {3, 128, 128},
-      {3, 128, 256}, {3, 256, 256}, {3, 256, 512}, {3, 512, 512},  // encoder
-      {2, 512, 256}, {3, 512, 256}, {3, 256, 256},                  // level 6
-      {2, 256, 128}, {3, 256, 128}, {3, 128, 128},                  // level 7
-      {2, 128, 64},  {3, 128, 64},  {3, 64, 64},                    // level 8
-      {2, 64, 32},   {3, 64, 32},   {3, 32, 32},                    // level 9
-      {1, 32, 1}};                                                  // PredictionMask
+  const std::vector<Layer> seed = {{3, 1, 32},    {3, 32, 32},   {3, 32, 64},   {3, 64, 64},
+                                   {3, 64, 128},  {3, 128, 128}, {3, 128, 256}, {3, 256, 256},
+                                   {3, 256, 512}, {3, 512, 512},                 // encoder
+                                   {2, 512, 256}, {3, 512, 256}, {3, 256, 256},  // level 6
+                                   {2, 256, 128}, {3, 256, 128}, {3, 128, 128},  // level 7
+                                   {2, 128, 64},  {3, 128, 64},  {3, 64, 64},    // level 8
+                                   {2, 64, 32},   {3, 64, 32},   {3, 32, 32},    // level 9
+                                   {1, 32, 1}};                                  // PredictionMask
   const Graph g = parse_model_file(kModels + "unet_brats.def");
   EXPECT_EQ(graph_parameter_count(g), layer_list_parameter_count(seed));
 }
@@ -154,14 +154,14 @@ TEST(ShippedModels, UpsamplingUNetHalvesTheDecoderInputs) {
   expect_shape(g, "PredictionMask", 128, 128, 1);
   for (const Node& n : g.nodes) EXPECT_NE(n.kind, OpKind::conv2d_transpose) << n.name;
 
-  const std::vector<Layer> seed = {
-      {3, 1, 32},    {3, 32, 32},   {3, 32, 64},   {3, 64, 64},   {3, 64, 128},  {3, 128, 128},
-      {3, 128, 256}, {3, 256, 256}, {3, 256, 512}, {3, 512, 256},  // encoder, conv5b halved
-      {3, 512, 256}, {3, 256, 128},                                 // level 6
-      {3, 256, 128}, {3, 128, 64},                                  // level 7
-      {3, 128, 64},  {3, 64, 32},                                   // level 8
-      {3, 64, 32},   {3, 32, 32},                                   // level 9
-      {1, 32, 1}};
+  const std::vector<Layer> seed = {{3, 1, 32},    {3, 32, 32},   {3, 32, 64},   {3, 64, 64},
+                                   {3, 64, 128},  {3, 128, 128}, {3, 128, 256}, {3, 256, 256},
+                                   {3, 256, 512}, {3, 512, 256},  // encoder, conv5b halved
+                                   {3, 512, 256}, {3, 256, 128},  // level 6
+                                   {3, 256, 128}, {3, 128, 64},   // level 7
+                                   {3, 128, 64},  {3, 64, 32},    // level 8
+                                   {3, 64, 32},   {3, 32, 32},    // level 9
+                                   {1, 32, 1}};
   EXPECT_EQ(graph_parameter_count(g), layer_list_parameter_count(seed));
 }
 
