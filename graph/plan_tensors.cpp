@@ -41,6 +41,10 @@ int32_t add_tensor(plan::Plan& plan, std::string name, plan::TensorRole role, La
 }
 
 void make_channel_view(plan::Plan& plan, int32_t tensor, int32_t base, uint32_t channel_offset) {
+  // A view always names the tensor that owns the memory, never another view.
+  uint32_t base_offset = 0;
+  base = view_root(plan, base, &base_offset);
+  channel_offset += base_offset;
   const plan::Tensor& b = plan.tensors[base];
   plan::Tensor& t = plan.tensors[tensor];
   if (channel_offset % kernels::kBlock != 0 || t.layout != Layout::nChw16c ||

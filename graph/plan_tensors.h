@@ -15,7 +15,8 @@ int32_t add_tensor(plan::Plan& plan, std::string name, plan::TensorRole role,
                    plan::Layout layout, uint32_t n, uint32_t c, uint32_t h, uint32_t w);
 
 // Turns `tensor` into channels [channel_offset, channel_offset + its c) of `base` (same n, h,
-// w, nChw16c). Its bytes become the span from its first element to the end of its last image.
+// w, nChw16c); a view `base` is followed to its root. Its bytes become the span from its
+// first element to the end of its last image.
 void make_channel_view(plan::Plan& plan, int32_t tensor, int32_t base, uint32_t channel_offset);
 
 // Appends a new view tensor of `c` channels of `base` at `channel_offset`; returns its id.

@@ -1,0 +1,48 @@
+// Helpers shared by the lowering tests: compile model.def text, find tensors and ops by name.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "graph/graph_ir.h"
+#include "graph/lower.h"
+#include "plan/plan.h"
+
+namespace unet::test {
+
+inline plan::Plan compile(const std::string& text, bool training = true, uint32_t batch = 2) {
+  const graph::Graph g = graph::parse_model(text, "test.def");
+  return graph::lower_to_plan(g, {batch, kernels::Tier::scalar, training});
+}
+
+inline int32_t tensor_id(const plan::Plan& p, const std::string& name) {
+  for (size_t t = 0; t < p.tensors.size(); ++t)
+    if (p.tensors[t].name == name) return static_cast<int32_t>(t);
+  ADD_FAILURE() << "no tensor named " << name;
+  return -1;
+}
+
+inline const plan::Tensor& tensor(const plan::Plan& p, const std::string& name) {
+  static const plan::Tensor missing;
+  const int32_t id = tensor_id(p, name);
+  return id >= 0 ? p.tensors[id] : missing;
+}
+
+inline const plan::Op* find_op(const std::vector<plan::Op>& ops, const std::string& label) {
+  for (const auto& op : ops)
+    if (op.label == label) return &op;
+  return nullptr;
+}
+
+inline std::string first_problems(const std::vector<std::string>& problems) {
+  std::string out;
+  for (size_t k = 0; k < problems.size() && k < 8; ++k) out += problems[k] + "\n";
+  return out;
+}
+
+// model.def header: one 16x16 single-channel image and its mask.
+inline const char* kHeader =
+    "model t\nseed 7\ninput images shape 16x16x1\ntarget masks shape 16x16x1\n";
+
+}  // namespace unet::test
