@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <tbb/parallel_pipeline.h>
+#include <tbb/info.h>
 #include <tbb/task_arena.h>
 
 #include <algorithm>
@@ -143,7 +144,8 @@ ConvertSummary convert_brats(const std::string& root, const std::string& out_dir
 
   if (cb.begin) cb.begin(total);
   const int jobs = std::max(1, opts.jobs);
-  tbb::task_arena arena(jobs);
+  // Threads beyond the cores only make TBB complain; `jobs` still bounds the subjects in flight.
+  tbb::task_arena arena(std::min(jobs, tbb::info::default_concurrency()));
   arena.execute([&] {
     size_t next = 0;
     tbb::parallel_pipeline(

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
+#include <tbb/info.h>
 #include <tbb/task_arena.h>
 #include <tbb/task_group.h>
 
@@ -127,7 +128,7 @@ void write_brats_subject(const std::string& root, const SynthSubject& s, int gzi
 
 void write_synth_dataset(const std::string& root, int count, const SynthOptions& opts, int jobs,
                          const std::function<void(int, const std::string&)>& on_done) {
-  tbb::task_arena arena(std::max(1, jobs));
+  tbb::task_arena arena(std::clamp(jobs, 1, tbb::info::default_concurrency()));
   std::mutex report;
   std::atomic<int> done{0};
   arena.execute([&] {
