@@ -57,15 +57,9 @@ std::vector<Lifetime> lifetimes(const plan::Plan& plan, const std::vector<bool>&
   return out;
 }
 
-// Greedy by size: the largest tensors are placed first, each in the smallest gap left by the
-// already placed tensors whose lifetimes overlap its own (or above them all).
-uint64_t place_by_liveness(std::vector<Lifetime>& lives) {
-  std::vector<size_t> order(lives.size());
-  for (size_t k = 0; k < order.size(); ++k) order[k] = k;
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    if (lives[a].size != lives[b].size) return lives[a].size > lives[b].size;
-    return lives[a].first < lives[b].first;
-  });
+// Places the tensors in the given order, each in the smallest gap left by the already placed
+// tensors whose lifetimes overlap its own (or above them all). Returns the peak.
+uint64_t place_in_order(std::vector<Lifetime>& lives, const std::vector<size_t>& order) {
   std::vector<size_t> placed;
   uint64_t peak = 0;
   for (size_t k : order) {
@@ -90,6 +84,36 @@ uint64_t place_by_liveness(std::vector<Lifetime>& lives) {
     placed.push_back(k);
   }
   return peak;
+}
+
+// Best fit under a few orders (largest first; longest-lived first; first use first), keeping
+// the smallest peak: each is a known good heuristic and none wins on every graph.
+uint64_t place_by_liveness(std::vector<Lifetime>& lives) {
+  using Less = bool (*)(const Lifetime&, const Lifetime&);
+  const Less orders[] = {
+      [](const Lifetime& a, const Lifetime& b) {
+        return a.size != b.size ? a.size > b.size : a.first < b.first;
+      },
+      [](const Lifetime& a, const Lifetime& b) {
+        return (a.last - a.first + 1) * a.size > (b.last - b.first + 1) * b.size;
+      },
+      [](const Lifetime& a, const Lifetime& b) { return a.first < b.first; },
+  };
+  uint64_t best_peak = std::numeric_limits<uint64_t>::max();
+  std::vector<Lifetime> best;
+  for (Less less : orders) {
+    std::vector<size_t> order(lives.size());
+    for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return less(lives[a], lives[b]); });
+    const uint64_t peak = place_in_order(lives, order);
+    if (peak < best_peak) {
+      best_peak = peak;
+      best = lives;
+    }
+  }
+  lives = std::move(best);
+  return best_peak == std::numeric_limits<uint64_t>::max() ? 0 : best_peak;
 }
 
 }  // namespace

@@ -18,8 +18,8 @@ inline uint64_t align_to_arena(uint64_t bytes) {
 void place_persistent(plan::Plan& plan);
 
 // Places the pinned tensors after the regions and every other activation and gradient by
-// liveness (greedy by size, best-fitting gap among the tensors live at the same time); views
-// follow their base. Sets arena_bytes and naive_bytes.
+// liveness (best-fitting gap among the tensors live at the same time, under a few placement
+// orders, keeping the smallest); views follow their base. Sets arena_bytes and naive_bytes.
 void place_transient(plan::Plan& plan);
 
 }  // namespace unet::graph
