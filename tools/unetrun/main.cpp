@@ -9,6 +9,7 @@
 #include "runtime/dataset.h"
 #include "runtime/engine.h"
 #include "runtime/param_init.h"
+#include "runtime/runtime_error.h"
 #include "runtime/trainer.h"
 
 using namespace unet::runtime;
@@ -56,6 +57,7 @@ int main(int argc, char** argv) {
   app.add_flag("--infer", infer, "inference on the test set: write msks_test_predictions.npy and the Dice");
   app.add_option("--checkpoint", checkpoint, "weights for --infer (.npz)");
   app.add_option("--out", out_dir, "folder for msks_test_predictions.npy (--infer)")->capture_default_str();
+  app.failure_message([](const CLI::App*, const CLI::Error& e) { return "unetrun: " + std::string(e.what()) + "\n"; });
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -89,9 +91,9 @@ int main(int argc, char** argv) {
         throw RuntimeError(fmt::format("--resume: {} does not exist", train.resume));
     }
     TrainingLog log(log_path);
+    Trainer trainer(engine, train, log);
     log.line(fmt::format("unetrun: {} ({}, tier {}, micro-batch {}), {} threads, data {}", plan_path, plan.model_name,
                          unet::kernels::tier_name(plan.tier), plan.batch, engine.threads().size(), train.data_dir));
-    Trainer trainer(engine, train, log);
     trainer.run();
     return 0;
   } catch (const std::exception& e) {
