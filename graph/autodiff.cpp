@@ -66,13 +66,6 @@ class ContributionTracker {
   std::vector<bool> written_;
 };
 
-plan::Op make_op(Family family, std::string label) {
-  plan::Op op;
-  op.family = family;
-  op.label = std::move(label);
-  return op;
-}
-
 void create_grads(LoweringState& state, const std::vector<bool>& needs) {
   const Graph& g = state.graph;
   plan::Plan& p = state.plan;

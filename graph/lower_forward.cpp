@@ -15,13 +15,6 @@ using kernels::Family;
 using plan::Layout;
 using plan::TensorRole;
 
-plan::Op make_op(Family family, std::string label) {
-  plan::Op op;
-  op.family = family;
-  op.label = std::move(label);
-  return op;
-}
-
 uint32_t dim(int v) { return static_cast<uint32_t>(v); }
 
 }  // namespace

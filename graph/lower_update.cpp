@@ -1,5 +1,7 @@
 #include "graph/lower_update.h"
 
+#include <utility>
+
 #include "graph/plan_tensors.h"
 
 namespace unet::graph {

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "graph/graph_ir.h"
@@ -40,6 +41,13 @@ struct LoweringState {
         bias_param(g.nodes.size(), -1),
         concat_slots(g.nodes.size()) {}
 };
+
+inline plan::Op make_op(kernels::Family family, std::string label) {
+  plan::Op op;
+  op.family = family;
+  op.label = std::move(label);
+  return op;
+}
 
 // "model 'unet' node 'conv1a' (line 12:3): <what>": errors point at the model.def line.
 [[noreturn]] void fail_at(const Graph& graph, const Node& node, const std::string& what);
