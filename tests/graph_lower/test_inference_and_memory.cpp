@@ -1,7 +1,9 @@
 // Inference plans, and the memory planner on the shipped UNet.
 #include <gtest/gtest.h>
 
+#include "graph/kernel_choice.h"
 #include "graph/lower.h"
+#include "kernels/kernel_registry.h"
 #include "lower_fixtures.h"
 #include "plan/plan_validate.h"
 #include "plan_checker.h"
@@ -116,6 +118,24 @@ TEST(Lowering, BadOptionsAndGraphsAreOneLineErrors) {
     FAIL() << "expected a LowerError";
   } catch (const graph::LowerError& e) {
     EXPECT_STREQ(e.what(), "model 't': node 'pred' (line 9:1): the prediction has 2 channels, needs 1");
+  }
+}
+
+TEST(KernelChoice, EveryOpGetsTheRegistrysKernelOrANamedError) {
+  plan::Plan p = compile(kDropoutModel);
+  for (const auto* ops : {&p.forward, &p.backward, &p.update})
+    for (const auto& op : *ops) {
+      const kernels::KernelInfo* k = kernels::best_kernel(op.family, p.tier);
+      ASSERT_NE(k, nullptr);
+      EXPECT_EQ(op.kernel, k->name);
+    }
+  // A family no kernel implements (here the out-of-range sentinel) is refused by name.
+  p.forward[0].family = kernels::Family::count;
+  try {
+    graph::choose_kernels(p);
+    FAIL() << "expected a LowerError";
+  } catch (const graph::LowerError& e) {
+    EXPECT_STREQ(e.what(), "no kernel for ? at tier scalar");
   }
 }
 
