@@ -1,5 +1,7 @@
 #include "runtime/executor.h"
 
+#include <chrono>
+
 #include <fmt/format.h>
 
 #include "runtime/runtime_error.h"
@@ -42,6 +44,7 @@ std::vector<Executor::BoundOp> Executor::bind(const std::vector<plan::Op>& ops) 
   bound.reserve(ops.size());
   for (const plan::Op& op : ops) {
     BoundOp b{};
+    b.op = &op;
     b.kernel = kernels::find_kernel(op.kernel);
     if (!b.kernel)  // the validator refuses such plans; this guards direct callers
       throw RuntimeError(fmt::format("op '{}': unknown kernel '{}'", op.label, op.kernel));
@@ -63,9 +66,25 @@ void Executor::run(OpList list, const kernels::StepScalars& scalars, bool evalua
     const bool identity_dropout = evaluating && b.kernel->family == kernels::Family::dropout_fwd;
     const float rate = b.call.f[0];
     if (identity_dropout) b.call.f[0] = 0.f;
+    const auto t0 = profiling_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     threads_.parallel_for(b.work, [&](size_t begin, size_t end) { b.kernel->run(b.call, begin, end); });
+    if (profiling_) {
+      b.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      ++b.calls;
+    }
     if (identity_dropout) b.call.f[0] = rate;
   }
+}
+
+}  // namespace unet::runtime
+
+namespace unet::runtime {
+
+std::vector<Executor::OpTime> Executor::profile() const {
+  std::vector<OpTime> out;
+  for (const auto* list : {&forward_, &backward_, &update_})
+    for (const BoundOp& b : *list) out.push_back({b.op, b.seconds, b.calls});
+  return out;
 }
 
 }  // namespace unet::runtime

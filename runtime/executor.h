@@ -23,9 +23,21 @@ class Executor {
   // (rate 0), as at inference.
   void run(OpList list, const kernels::StepScalars& scalars, bool evaluating = false);
 
+  // Per-op wall time, for finding where a step goes (off by default: it reads the clock).
+  struct OpTime {
+    const plan::Op* op;
+    double seconds;
+    uint64_t calls;
+  };
+  void set_profiling(bool on) { profiling_ = on; }
+  std::vector<OpTime> profile() const;
+
  private:
   struct BoundOp {
+    const plan::Op* op;
     const kernels::KernelInfo* kernel;
+    double seconds;
+    uint64_t calls;
     kernels::KernelCall call;
     size_t work;
   };
@@ -35,6 +47,7 @@ class Executor {
   std::byte* arena_;
   ThreadPool& threads_;
   kernels::StepScalars scalars_;
+  bool profiling_ = false;
   std::vector<BoundOp> forward_, backward_, update_;
 };
 

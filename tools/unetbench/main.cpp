@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "runtime/engine.h"
@@ -16,20 +17,34 @@ int main(int argc, char** argv) {
   std::string plan_path;
   int steps = 5, warmup = 1;
   EngineOptions eo;
+  bool profile = false;
   train->add_option("plan", plan_path, "plan.bin compiled by unetc")->required();
   train->add_option("--steps", steps, "timed steps")->capture_default_str()->check(CLI::PositiveNumber);
   train->add_option("--warmup", warmup, "untimed steps first")->capture_default_str()->check(CLI::NonNegativeNumber);
   train->add_option("--num_threads", eo.threads.num_threads, "compute threads (default: cores - 2)");
   train->add_option("--numa_node", eo.numa_node, "prefer memory on this NUMA node");
+  train->add_flag("--profile", profile, "print the time of every op, slowest first");
+  app.failure_message([](const CLI::App*, const CLI::Error& e) { return "unetbench: " + std::string(e.what()) + "\n"; });
   CLI11_PARSE(app, argc, argv);
   try {
     Engine engine(load_plan(plan_path), eo);
+    engine.executor().set_profiling(profile);
     const StepTiming t = time_training_steps(engine, steps, warmup);
     const auto& p = engine.plan();
     fmt::print("unetbench train {}: {} tier {}, batch {}, {} threads: {:.3f} s/step, {:.2f} images/s "
                "(loss {:.4f} -> {:.4f})\n",
                plan_path, p.model_name, unet::kernels::tier_name(p.tier), p.batch, engine.threads().size(),
                t.seconds_per_step, t.images_per_second, t.first_loss, t.last_loss);
+    if (profile) {
+      auto ops = engine.executor().profile();
+      std::sort(ops.begin(), ops.end(), [](const auto& a, const auto& b) { return a.seconds > b.seconds; });
+      double total = 0;
+      for (const auto& o : ops) total += o.seconds;
+      for (const auto& o : ops)
+        if (o.calls)
+          fmt::print("{:7.2f}%  {:9.4f} s/call  {:<28} {}\n", 100 * o.seconds / total, o.seconds / o.calls,
+                     o.op->label, o.op->kernel);
+    }
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "unetbench: %s\n", e.what());
