@@ -19,7 +19,7 @@ std::string_view family_name(Family f) {
 std::span<const KernelInfo> all_kernels() {
   static const std::vector<KernelInfo> table = [] {
     std::vector<KernelInfo> t;
-    for (auto part : {reference_kernels(), avx512_kernels()}) t.insert(t.end(), part.begin(), part.end());
+    for (auto part : {reference_kernels(), avx512_kernels(), avx512_more_kernels()}) t.insert(t.end(), part.begin(), part.end());
     return t;
   }();
   return table;

@@ -29,6 +29,7 @@ const KernelInfo* best_kernel(Family family, Tier tier);
 
 // Tables contributed by each implementation folder.
 std::span<const KernelInfo> reference_kernels();  // kernels/ref/
-std::span<const KernelInfo> avx512_kernels();     // kernels/avx512/ (empty until written)
+std::span<const KernelInfo> avx512_kernels();     // kernels/avx512/: 3x3 convolution
+std::span<const KernelInfo> avx512_more_kernels();  // kernels/avx512/: the other families
 
 }  // namespace unet::kernels
