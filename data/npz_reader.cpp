@@ -175,8 +175,10 @@ const uint8_t* NpzReader::member_bytes(const Member& m, std::shared_ptr<const vo
       throw DataError(fmt::format("{}: stored member with size {} != compressed size {}", source, m.size,
                                   m.compressed_size));
   } else if (m.method == zip::kMethodDeflate) {
-    if (m.size > (uint64_t{1} << 40))
-      throw DataError(fmt::format("{}: uncompressed size {} is implausible", source, m.size));
+    // Deflate expands at most ~1032:1; a larger claim is a corrupt (or hostile) directory.
+    if (m.size / 1032 > m.compressed_size + 1)
+      throw DataError(fmt::format("{}: uncompressed size {} is implausible for {} deflated bytes", source, m.size,
+                                  m.compressed_size));
     auto buffer = std::make_shared<std::vector<uint8_t>>(m.size);
     z_stream z{};
     if (inflateInit2(&z, -MAX_WBITS) != Z_OK) throw DataError(source + ": zlib inflateInit failed");

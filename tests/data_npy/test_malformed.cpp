@@ -199,6 +199,40 @@ TEST_F(NpzMalformed, MissingMemberCrcAndBadMemberHeader) {
   EXPECT_CONTAINS(what, "hdr.npz: member 'conv1a/kernel': CRC-32 mismatch");
 }
 
+// Every single-byte change of a small archive (and of an npy file) is either read or
+// refused with a DataError: never a crash, never another exception.
+TEST_F(NpzMalformed, EveryByteFlipIsReadOrRefused) {
+  std::string bytes = good_archive();
+  std::string path = file("flip.npz");
+  size_t refused = 0;
+  for (size_t at = 0; at < bytes.size(); ++at) {
+    {
+      std::string bad = bytes;
+      bad[at] = static_cast<char>(bad[at] ^ (at % 2 ? 0xff : 0x01));
+      write_file(path, bad);
+      try {
+        NpzReader z = NpzReader::open(path);
+        for (const std::string& key : z.keys()) z.read_f32(key);
+      } catch (const DataError&) {
+        ++refused;
+      }
+    }
+  }
+  EXPECT_GT(refused, bytes.size() / 2);  // most flips are caught (by structure or CRC)
+  std::string npy = make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", std::string(24, '\0'));
+  for (size_t at = 0; at < 64; ++at) {
+    std::string bad = npy;
+    bad[at] = static_cast<char>(bad[at] ^ 0x45);
+    write_file(path, bad);
+    try {
+      NpyReader r = NpyReader::open(path);
+      std::vector<float> all(r.count() * r.row_elems());
+      r.read_rows_f32(0, r.count(), all.data());
+    } catch (const DataError&) {
+    }
+  }
+}
+
 TEST_F(NpyMalformedFromNumpy, NpzMemberWithBadNpyHeaderIsNamed) {
   expect_python_ok(R"(
 import zipfile
