@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <tbb/parallel_pipeline.h>
+#include <tbb/concurrent_queue.h>
 #include <tbb/info.h>
 #include <tbb/task_arena.h>
 
@@ -144,6 +145,9 @@ ConvertSummary convert_brats(const std::string& root, const std::string& out_dir
 
   if (cb.begin) cb.begin(total);
   const int jobs = std::max(1, opts.jobs);
+  // At most `jobs` subjects are in flight; their buffers are recycled rather than freed, so
+  // the kernel does not zero fresh pages for every subject.
+  tbb::concurrent_queue<std::shared_ptr<SubjectSlices>> pool;
   // Threads beyond the cores only make TBB complain; `jobs` still bounds the subjects in flight.
   tbb::task_arena arena(std::min(jobs, tbb::info::default_concurrency()));
   arena.execute([&] {
@@ -161,8 +165,9 @@ ConvertSummary convert_brats(const std::string& root, const std::string& out_dir
             tbb::make_filter<size_t, std::shared_ptr<SubjectSlices>>(
                 tbb::filter_mode::parallel,
                 [&](size_t i) {
-                  auto s = std::make_shared<SubjectSlices>(slice_brats_subject(subjects[i], opts.slices));
-                  s->id = subjects[i].id;
+                  std::shared_ptr<SubjectSlices> s;
+                  if (!pool.try_pop(s)) s = std::make_shared<SubjectSlices>();
+                  slice_brats_subject(subjects[i], opts.slices, *s);
                   return s;
                 }) &
             tbb::make_filter<std::shared_ptr<SubjectSlices>, void>(
@@ -192,6 +197,7 @@ ConvertSummary convert_brats(const std::string& root, const std::string& out_dir
                   o.rows += rows;
                   ++done;
                   if (cb.progress) cb.progress(done, total, s->id);
+                  pool.push(std::move(s));
                 }));
   });
 

@@ -120,18 +120,41 @@ void z_score_brain(NiftiVolume& v) {
     if (x != 0.f) x = (x - m) * inv;
 }
 
+// For a centre crop the whole geometry is a gather: output pixel p of a slice reads
+// voxel x + nx * y of the axial plane, or nothing (padding). Built by running crop_or_pad
+// and rot90_square on a plane of voxel numbers, so both paths agree by construction.
+std::vector<int64_t> crop_gather_table(int64_t nx, int64_t ny, int size, int rotate) {
+  std::vector<float> numbers(static_cast<size_t>(nx * ny)), staged(static_cast<size_t>(size) * size),
+      turned(static_cast<size_t>(size) * size);
+  for (int64_t x = 0; x < nx; ++x)
+    for (int64_t y = 0; y < ny; ++y) numbers[static_cast<size_t>(x * ny + y)] = static_cast<float>(y * nx + x + 1);
+  crop_or_pad(numbers.data(), nx, ny, size, staged.data());
+  rot90_square(staged.data(), size, rotate, turned.data());
+  std::vector<int64_t> table(turned.size());
+  for (size_t p = 0; p < turned.size(); ++p) table[p] = static_cast<int64_t>(turned[p]) - 1;
+  return table;
+}
+
 }  // namespace
 
 SubjectSlices slice_brats_subject(const BratsSubjectFiles& files, const SliceOptions& o) {
+  SubjectSlices out;
+  slice_brats_subject(files, o, out);
+  return out;
+}
+
+void slice_brats_subject(const BratsSubjectFiles& files, const SliceOptions& o, SubjectSlices& out) {
   if (o.size < 1 || o.size > 4096) throw DataError(fmt::format("{}: --size {} is not 1..4096", files.id, o.size));
   const int S = o.size;
   const size_t plane_out = static_cast<size_t>(S) * S;
-  SubjectSlices out;
   out.id = files.id;
   out.size = S;
+  out.slice_index.clear();
+  NiftiVolume& vol = out.scratch;
 
   const std::string& seg_path = files.files[4];
-  NiftiVolume seg = read_nifti(seg_path);
+  NiftiVolume& seg = vol;
+  read_nifti(seg_path, seg);
   const auto dims = seg.dims;
   const int64_t nx = dims[0], ny = dims[1], nz = dims[2];
   const size_t plane_in = static_cast<size_t>(nx * ny);
@@ -145,8 +168,9 @@ SubjectSlices slice_brats_subject(const BratsSubjectFiles& files, const SliceOpt
     seg.voxels[i] = static_cast<float>(c);
   }
 
-  out.images.assign(static_cast<size_t>(nz) * plane_out * 4, 0.f);
-  out.classes.assign(static_cast<size_t>(nz) * plane_out, 0);
+  out.images.resize(static_cast<size_t>(nz) * plane_out * 4);
+  out.classes.resize(static_cast<size_t>(nz) * plane_out);
+  const std::vector<int64_t> gather = o.resize ? std::vector<int64_t>() : crop_gather_table(nx, ny, S, o.rotate);
   auto geometry = [&](const float* plane, float* staged, float* result) {
     if (o.resize) area_resize(plane, nx, ny, S, staged);
     else crop_or_pad(plane, nx, ny, S, staged);
@@ -156,13 +180,13 @@ SubjectSlices slice_brats_subject(const BratsSubjectFiles& files, const SliceOpt
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, nz), [&](const tbb::blocked_range<int64_t>& zs) {
     std::vector<float> plane(plane_in), onehot(plane_in), staged(plane_out), result(plane_out), best(plane_out);
     for (int64_t z = zs.begin(); z != zs.end(); ++z) {
-      axial_plane(seg, z, plane.data());
       uint8_t* cls = out.classes.data() + static_cast<size_t>(z) * plane_out;
       if (!o.resize) {
-        geometry(plane.data(), staged.data(), result.data());
-        for (size_t p = 0; p < plane_out; ++p) cls[p] = static_cast<uint8_t>(result[p]);
+        const float* base = seg.voxels.data() + static_cast<size_t>(z) * plane_in;
+        for (size_t p = 0; p < plane_out; ++p) cls[p] = gather[p] < 0 ? 0 : static_cast<uint8_t>(base[gather[p]]);
         continue;
       }
+      axial_plane(seg, z, plane.data());
       // Resized labels: the class covering most of each output pixel.
       std::fill(best.begin(), best.end(), -1.f);
       for (int c = 0; c < 4; ++c) {
@@ -176,10 +200,8 @@ SubjectSlices slice_brats_subject(const BratsSubjectFiles& files, const SliceOpt
       }
     }
   });
-  seg = NiftiVolume{};
-
   for (int m = 0; m < 4; ++m) {
-    NiftiVolume vol = read_nifti(files.files[static_cast<size_t>(m)]);
+    read_nifti(files.files[static_cast<size_t>(m)], vol);
     if (vol.dims != dims)
       throw DataError(fmt::format("{}: dims {}x{}x{} differ from {}x{}x{} of {}", files.files[static_cast<size_t>(m)],
                                   vol.dims[0], vol.dims[1], vol.dims[2], nx, ny, nz, seg_path));
@@ -187,9 +209,14 @@ SubjectSlices slice_brats_subject(const BratsSubjectFiles& files, const SliceOpt
     tbb::parallel_for(tbb::blocked_range<int64_t>(0, nz), [&](const tbb::blocked_range<int64_t>& zs) {
       std::vector<float> plane(plane_in), staged(plane_out), result(plane_out);
       for (int64_t z = zs.begin(); z != zs.end(); ++z) {
+        float* dst = out.images.data() + static_cast<size_t>(z) * plane_out * 4 + static_cast<size_t>(m);
+        if (!o.resize) {
+          const float* base = vol.voxels.data() + static_cast<size_t>(z) * plane_in;
+          for (size_t p = 0; p < plane_out; ++p) dst[p * 4] = gather[p] < 0 ? 0.f : base[gather[p]];
+          continue;
+        }
         axial_plane(vol, z, plane.data());
         geometry(plane.data(), staged.data(), result.data());
-        float* dst = out.images.data() + static_cast<size_t>(z) * plane_out * 4 + static_cast<size_t>(m);
         for (size_t p = 0; p < plane_out; ++p) dst[p * 4] = result[p];
       }
     });
@@ -213,7 +240,6 @@ SubjectSlices slice_brats_subject(const BratsSubjectFiles& files, const SliceOpt
   }
   out.images.resize(kept * plane_out * 4);
   out.classes.resize(kept * plane_out);
-  return out;
 }
 
 }  // namespace unet::data

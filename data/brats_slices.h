@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "data/brats_tree.h"
+#include "data/nifti_volume.h"
 
 namespace unet::data {
 
@@ -31,12 +32,15 @@ struct SubjectSlices {
   std::vector<int> slice_index;  // axial index in the volume of each kept slice
   std::vector<float> images;     // [slices][size][size][4], kModalityNames channel order
   std::vector<uint8_t> classes;  // [slices][size][size], 0..3 for labels 0, 1, 2, 4
+  NiftiVolume scratch;           // the volume being sliced; kept so its buffer is reused
   size_t rows() const { return slice_index.size(); }
 };
 
 // Reads the five files and slices them. Throws DataError naming the file on unreadable
 // volumes, volumes whose dims differ from the seg's, or labels other than 0, 1, 2, 4.
 SubjectSlices slice_brats_subject(const BratsSubjectFiles& files, const SliceOptions& opts);
+// The same into `out`, reusing its buffers (the converter recycles a few across subjects).
+void slice_brats_subject(const BratsSubjectFiles& files, const SliceOptions& opts, SubjectSlices& out);
 
 // 2-D helpers, exposed for tests. src is [nx][ny] row-major (x the row, as nibabel's
 // img[:, :, z]); out is size x size.

@@ -215,6 +215,12 @@ void convert(const uint8_t* src, size_t n, bool swap, float slope, float inter, 
 }  // namespace
 
 NiftiVolume read_nifti(const std::string& path) {
+  NiftiVolume vol;
+  read_nifti(path, vol);
+  return vol;
+}
+
+void read_nifti(const std::string& path, NiftiVolume& out) {
   std::vector<uint8_t> bytes = slurp(path);
   const bool gz = bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b;
   const size_t plain_size = bytes.size();
@@ -252,6 +258,7 @@ NiftiVolume read_nifti(const std::string& path) {
   if (ndim < 1 || ndim > 7)
     throw DataError(fmt::format("{}: dim[0] (byte 40) is {}, expected 1..7", path, ndim));
   NiftiVolume vol;
+  vol.voxels = std::move(out.voxels);
   for (int i = 1; i <= ndim; ++i) {
     const int16_t d = h.get<int16_t>(40 + 2 * i);
     if (d < 1) throw DataError(fmt::format("{}: dim[{}] (byte {}) is {}, expected >= 1", path, i, 40 + 2 * i, d));
@@ -314,26 +321,30 @@ NiftiVolume read_nifti(const std::string& path) {
     throw DataError(fmt::format("{}: vox_offset (byte 108) is {}, beyond the end of the {} ({} bytes)", path, offset,
                                 gz ? "decompressed stream" : "file", kHeaderBytes + skipped));
 
-  std::vector<uint8_t> data(data_bytes);
-  const size_t have = src->read(data.data(), data_bytes);
-  if (have < data_bytes)
-    throw DataError(fmt::format("{}: truncated: {}x{}x{} {} voxels need {} bytes from vox_offset {}, the {} holds {}",
-                                path, vol.dims[0], vol.dims[1], vol.dims[2], nifti_datatype_name(vol.stored),
-                                data_bytes, offset, gz ? "decompressed stream" : "file", have));
-  src->finish();
-
+  // Inflate and convert a chunk at a time: no second copy of the volume in memory.
   vol.voxels.resize(count);
-  const uint8_t* p = data.data();
-  float* out = vol.voxels.data();
-  switch (vol.stored) {
-    case NiftiDatatype::u8: convert<uint8_t>(p, count, swap, slope, inter, out); break;
-    case NiftiDatatype::i16: convert<int16_t>(p, count, swap, slope, inter, out); break;
-    case NiftiDatatype::u16: convert<uint16_t>(p, count, swap, slope, inter, out); break;
-    case NiftiDatatype::i32: convert<int32_t>(p, count, swap, slope, inter, out); break;
-    case NiftiDatatype::f32: convert<float>(p, count, swap, slope, inter, out); break;
-    case NiftiDatatype::f64: convert<double>(p, count, swap, slope, inter, out); break;
+  constexpr size_t kChunkElems = size_t{1} << 16;
+  std::vector<uint8_t> chunk(kChunkElems * elem);
+  for (size_t first = 0; first < count; first += kChunkElems) {
+    const size_t n = std::min(kChunkElems, count - first);
+    const size_t have = src->read(chunk.data(), n * elem);
+    if (have < n * elem)
+      throw DataError(fmt::format("{}: truncated: {}x{}x{} {} voxels need {} bytes from vox_offset {}, the {} holds {}",
+                                  path, vol.dims[0], vol.dims[1], vol.dims[2], nifti_datatype_name(vol.stored),
+                                  data_bytes, offset, gz ? "decompressed stream" : "file", first * elem + have));
+    const uint8_t* p = chunk.data();
+    float* dst = vol.voxels.data() + first;
+    switch (vol.stored) {
+      case NiftiDatatype::u8: convert<uint8_t>(p, n, swap, slope, inter, dst); break;
+      case NiftiDatatype::i16: convert<int16_t>(p, n, swap, slope, inter, dst); break;
+      case NiftiDatatype::u16: convert<uint16_t>(p, n, swap, slope, inter, dst); break;
+      case NiftiDatatype::i32: convert<int32_t>(p, n, swap, slope, inter, dst); break;
+      case NiftiDatatype::f32: convert<float>(p, n, swap, slope, inter, dst); break;
+      case NiftiDatatype::f64: convert<double>(p, n, swap, slope, inter, dst); break;
+    }
   }
-  return vol;
+  src->finish();
+  out = std::move(vol);
 }
 
 }  // namespace unet::data

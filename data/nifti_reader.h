@@ -12,5 +12,8 @@
 namespace unet::data {
 
 NiftiVolume read_nifti(const std::string& path);
+// The same into `out`, reusing its voxel buffer: converting many subjects then touches no
+// fresh pages (page faults were a fifth of the converter's time).
+void read_nifti(const std::string& path, NiftiVolume& out);
 
 }  // namespace unet::data

@@ -45,7 +45,7 @@ def split_by_subject(n, fraction, seed):
 
 def find_subjects(root):
     subjects = {}
-    for folder, _, files in os.walk(root):
+    for folder, _, files in os.walk(root, followlinks=True):
         sid = os.path.basename(folder)
         for f in files:
             low = f.lower()

@@ -1,4 +1,5 @@
 // Slice geometry (crop, area resize, numpy.rot90), the subject split, the tree walk.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -52,7 +53,7 @@ TEST(BratsSlices, AreaResizeAveragesWholeAndPartialCells) {
 
 TEST(BratsSplit, BySubjectSeededAndBothSidesKept) {
   std::vector<std::string> ids;
-  for (int i = 0; i < 20; ++i) ids.push_back("S" + std::to_string(100 + i));
+  for (int i = 0; i < 20; ++i) ids.push_back(fmt::format("S{}", 100 + i));
   const auto a = split_by_subject(ids, 0.85, 7), b = split_by_subject(ids, 0.85, 7), c = split_by_subject(ids, 0.85, 8);
   EXPECT_EQ(a, b);
   EXPECT_NE(a, c);
