@@ -1,0 +1,43 @@
+// The optimised kernels do not change training: a 20-step run on the host's best tier follows
+// the reference-kernel (scalar tier) run.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "runtime/engine.h"
+#include "runtime/trainer.h"
+#include "runtime_fixtures.h"
+
+namespace unet::runtime {
+namespace {
+
+std::vector<double> losses(kernels::Tier tier, const std::string& dir) {
+  EngineOptions eo;
+  eo.threads.num_threads = 2;
+  Engine e(test::compile(test::kTinyModel, 4, true, tier), eo);
+  TrainOptions o;
+  o.data_dir = dir;
+  o.selection.channels = {2, 3};
+  o.epochs = 10;
+  o.batch_size = 8;  // 2 micro-batches a step, 2 steps an epoch: 20 steps
+  o.test_at_end = false;
+  o.lr.initial = 0.001f;
+  TrainingLog log("", false);
+  return Trainer(e, o, log).run().losses;
+}
+
+TEST(Tiers, TwentyStepLossCurveMatchesTheReferenceKernels) {
+  const kernels::Tier best = kernels::best_host_tier();
+  ASSERT_NE(best, kernels::Tier::scalar) << "this host has no AVX-512: nothing optimised to compare";
+  const std::string dir = test::temp_dir("tiers");
+  test::write_dataset(dir, "train", 16, 16, 16, 21);
+  const std::vector<double> ref = losses(kernels::Tier::scalar, dir);
+  const std::vector<double> fast = losses(best, dir);
+  ASSERT_EQ(ref.size(), 20u);
+  ASSERT_EQ(fast.size(), 20u);
+  for (size_t k = 0; k < ref.size(); ++k) EXPECT_NEAR(fast[k], ref[k], 1e-3) << "step " << k + 1;
+  EXPECT_LT(ref.back(), ref.front());
+}
+
+}  // namespace
+}  // namespace unet::runtime
