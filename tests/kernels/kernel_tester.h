@@ -21,6 +21,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -315,6 +316,19 @@ inline void run_split(const KernelInfo& k, const KernelCall& call, int pieces = 
     if (cuts[r - 1] < cuts[r]) k.run(call, cuts[r - 1], cuts[r]);
 }
 
+// The same ranges as run_split, each on its own thread at once: items must be independent,
+// so a kernel whose items share writes (a race) can show it here.
+inline void run_concurrently(const KernelInfo& k, const KernelCall& call, int pieces = 2) {
+  const size_t work = k.work(call);
+  std::vector<std::thread> threads;
+  for (int p = 0; p < pieces; ++p) {
+    const size_t begin = work * static_cast<size_t>(p) * p / (static_cast<size_t>(pieces) * pieces);
+    const size_t end = work * static_cast<size_t>(p + 1) * (p + 1) / (static_cast<size_t>(pieces) * pieces);
+    if (begin < end) threads.emplace_back([&k, &call, begin, end] { k.run(call, begin, end); });
+  }
+  for (auto& t : threads) t.join();
+}
+
 // ---------------------------------------------------------------------------------------------
 // A family-generic problem: a shape descriptor, and a fixture holding every tensor of one call.
 
@@ -580,15 +594,19 @@ inline void Fixture::build(uint64_t data_seed) {
   }
 }
 
-// Runs `expected` in one range and `actual` split into `pieces` ranges on identical
-// fixtures, then compares every output (padding and gaps included) and checks both left
-// padding zero and gaps untouched.
+// Runs `expected` in one range and `actual` split into `pieces` ranges (one after the other,
+// or on `pieces` threads at once when `concurrent`) on identical fixtures, then compares
+// every output (padding and gaps included) and checks both left padding zero and gaps
+// untouched.
 inline Comparison compare_kernels(const KernelInfo& expected, const KernelInfo& actual,
                                   Family family, const Shape& shape, Tolerance tol = {},
-                                  int pieces = 3, uint64_t data_seed = 1) {
+                                  int pieces = 3, uint64_t data_seed = 1, bool concurrent = false) {
   Fixture a(family, shape, data_seed), b(family, shape, data_seed);
   run_split(expected, a.call(), 1);
-  run_split(actual, b.call(), pieces);
+  if (concurrent)
+    run_concurrently(actual, b.call(), pieces);
+  else
+    run_split(actual, b.call(), pieces);
   Comparison r;
   for (int role : a.outputs()) {
     const std::string name = "t" + std::to_string(role);

@@ -52,6 +52,14 @@ TEST_P(EveryFamily, ReferenceIsIndependentOfTheSplitAndKeepsPaddingZero) {
     }
 }
 
+TEST_P(EveryFamily, ReferenceRangesRunConcurrentlyGiveTheSameResult) {
+  const KernelInfo& ref = *reference_kernel(GetParam());
+  for (const auto& shape : standard_shapes(GetParam())) {
+    const auto r = compare_kernels(ref, ref, GetParam(), shape, Tolerance{0, 0}, 3, 1, true);
+    EXPECT_TRUE(r.ok) << describe(shape) << r.report;
+  }
+}
+
 TEST_P(EveryFamily, EveryRegisteredKernelTheHostRunsMatchesTheReference) {
   const KernelInfo& ref = *reference_kernel(GetParam());
   const Tier host = best_host_tier();
@@ -62,6 +70,8 @@ TEST_P(EveryFamily, EveryRegisteredKernelTheHostRunsMatchesTheReference) {
     for (const auto& shape : standard_shapes(GetParam())) {
       const auto r = compare_kernels(ref, k, GetParam(), shape, Tolerance{1e-4, 1e-4}, 3);
       EXPECT_TRUE(r.ok) << k.name << " on " << describe(shape) << r.report;
+      const auto c = compare_kernels(ref, k, GetParam(), shape, Tolerance{1e-4, 1e-4}, 2, 1, true);
+      EXPECT_TRUE(c.ok) << k.name << " (ranges on two threads) on " << describe(shape) << c.report;
     }
   }
   EXPECT_GE(compared, 1);  // the reference itself, at least
