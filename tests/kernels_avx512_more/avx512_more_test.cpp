@@ -1,0 +1,122 @@
+// Every kernel of avx512_more_kernels() against the reference kernel of its family, in every
+// tier the host supports: odd shapes, sliced views, accumulate on/off, shapes the fast path
+// hands to the reference, results independent of how [0, work) is split (one range, four
+// uneven ranges in reverse order, two threads at once).
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "kernels/isa_tier.h"
+#include "kernels/kernel_registry.h"
+#include "tests/kernels/kernel_tester.h"
+#include "tests/kernels_avx512_more/shapes.h"
+
+namespace unet::kernels {
+namespace {
+
+using avx512_more_test::shapes_for;
+using avx512_more_test::tolerance;
+using testing::Shape;
+
+std::vector<Shape> shapes_of(Family f) {
+  switch (f) {
+    case Family::tconv2d_fwd:
+    case Family::tconv2d_bwd_data:
+    case Family::tconv2d_bwd_weights: return shapes_for(f, 2, 2, 0);
+    case Family::maxpool2d_fwd:
+    case Family::maxpool2d_bwd: {
+      std::vector<Shape> out = shapes_for(f, 1, 2, 0);  // window 2, stride 2
+      for (Shape& s : out)
+        if (s.kh == 1) s.window = 2;
+      Shape odd;  // overlapping windows
+      odd.c = 20;
+      odd.h = 9;
+      odd.w = 8;
+      odd.stride = 1;
+      odd.window = 3;
+      odd.accumulate = true;
+      out.push_back(odd);
+      return out;
+    }
+    case Family::upsample2d_fwd:
+    case Family::upsample2d_bwd: {
+      std::vector<Shape> out = shapes_for(f, 1, 1, 0);
+      for (Shape& s : out)
+        if (s.kh == 1) s.window = 2;
+      return out;
+    }
+    case Family::sigmoid_dice_fwd:
+    case Family::sigmoid_dice_bwd: {
+      std::vector<Shape> out = testing::standard_shapes(f);
+      for (auto [h, w] : {std::pair{7, 5}, {16, 16}, {9, 33}, {8, 8}, {1, 1}}) {
+        Shape s;
+        s.n = 3;
+        s.c = 1;
+        s.h = h;
+        s.w = w;
+        s.extra_blocks = h % 2;
+        out.push_back(s);
+      }
+      return out;
+    }
+    case Family::adam_update: {
+      std::vector<Shape> out = testing::standard_shapes(f);
+      for (int e : {15, 16, 17, 4096, 8193}) {
+        Shape s;
+        s.elements = e;
+        out.push_back(s);
+      }
+      return out;
+    }
+    default: return shapes_for(f, 1, 1, 0);
+  }
+}
+
+std::vector<const KernelInfo*> host_kernels() {
+  std::vector<const KernelInfo*> out;
+  for (const KernelInfo& k : avx512_more_kernels())
+    if (missing_features(k.tier).empty()) out.push_back(&k);
+  return out;
+}
+
+TEST(Avx512More, TableNamesAreUniqueAndPreferred) {
+  std::set<std::string_view> names;
+  for (const KernelInfo& k : avx512_more_kernels()) {
+    EXPECT_TRUE(names.insert(k.name).second) << k.name;
+    EXPECT_GT(k.priority, 0) << k.name;
+    EXPECT_TRUE(k.tier == Tier::avx512 || k.tier == Tier::avx512f) << k.name;
+    EXPECT_NE(k.name.find(tier_name(k.tier)), std::string_view::npos) << k.name;
+  }
+  EXPECT_FALSE(names.empty());
+}
+
+class Avx512MoreKernel : public ::testing::TestWithParam<const KernelInfo*> {};
+
+TEST_P(Avx512MoreKernel, MatchesReference) {
+  const KernelInfo& k = *GetParam();
+  const KernelInfo* ref = reference_kernel(k.family);
+  ASSERT_NE(ref, nullptr);
+  int case_no = 0;
+  for (const Shape& s : shapes_of(k.family)) {
+    const auto tol = tolerance(k.family, s);
+    for (int pieces : {1, 4}) {
+      const auto r = testing::compare_kernels(*ref, k, k.family, s, tol, pieces, 1 + case_no);
+      EXPECT_TRUE(r.ok) << k.name << " pieces=" << pieces << " " << testing::describe(s) << r.report;
+    }
+    const auto r = testing::compare_kernels(*ref, k, k.family, s, tol, 2, 7 + case_no, true);
+    EXPECT_TRUE(r.ok) << k.name << " on 2 threads " << testing::describe(s) << r.report;
+    ++case_no;
+  }
+}
+
+std::string kernel_name(const ::testing::TestParamInfo<const KernelInfo*>& info) {
+  return std::string(info.param->name);
+}
+
+INSTANTIATE_TEST_SUITE_P(HostTiers, Avx512MoreKernel, ::testing::ValuesIn(host_kernels()), kernel_name);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(Avx512MoreKernel);
+
+}  // namespace
+}  // namespace unet::kernels
