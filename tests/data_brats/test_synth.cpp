@@ -5,6 +5,7 @@
 
 #include "brats_test_support.h"
 #include "data/nifti_reader.h"
+#include "data/nifti_writer.h"
 #include "data/synth_subject.h"
 
 namespace unet::data::testing {
@@ -59,6 +60,26 @@ TEST(SynthLabels, EveryCompartmentPresentAndLitInItsContrast) {
     EXPECT_GT(mean(t1ce, 4) / mean(t1ce, 0), 1.3 * mean(t1, 4) / mean(t1, 0)) << "the rim enhances: T1ce over T1";
     EXPECT_LT(mean(t1ce, 1), mean(t1ce, 4)) << "necrotic core dark inside the rim";
   }
+}
+
+TEST_F(SynthTest, TemplateBrainReplacesThePhantom) {
+  // A T1 "template": one synthetic subject's skull-stripped T1.
+  const SynthSubject donor = render_synth_subject(tiny(21), 0);
+  write_nifti(path("template.nii.gz"), donor.dims, donor.voxel_mm, NiftiDatatype::i16, donor.images[0].data());
+  SynthOptions o = tiny(22);
+  o.shape = {56, 60, 20};
+  o.brain_template = TemplateBrain::load(path("template.nii.gz"));
+  const SynthSubject s = render_synth_subject(o, 0);
+  const SynthSubject plain = render_synth_subject(tiny(22), 0);
+  EXPECT_EQ(std::set<int>(s.seg.begin(), s.seg.end()), (std::set<int>{0, 1, 2, 4}));
+  size_t brain = 0;
+  for (int16_t v : s.images[0]) brain += v != 0;
+  EXPECT_GT(brain, s.seg.size() / 10);
+  EXPECT_NE(s.images[0].size(), plain.images[0].size());
+
+  std::vector<int16_t> empty(8 * 8 * 8, 0);
+  write_nifti(path("empty.nii"), {8, 8, 8}, {1.f, 1.f, 1.f}, NiftiDatatype::i16, empty.data());
+  EXPECT_THROW(TemplateBrain::load(path("empty.nii")), DataError);
 }
 
 TEST(SynthShape, ParsesAndRejects) {
