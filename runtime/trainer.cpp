@@ -49,7 +49,8 @@ Trainer::Trainer(Engine& engine, const TrainOptions& options, TrainingLog& log)
       log_(log),
       train_(options.data_dir, "train", options.selection, static_cast<int>(engine.plan().in_c),
              static_cast<int>(engine.plan().in_h), static_cast<int>(engine.plan().in_w),
-             static_cast<int>(engine.plan().batch)) {
+             static_cast<int>(engine.plan().batch)),
+      prefetch_(train_, engine.view(engine.plan().input), engine.view(engine.plan().target), options.inter_threads) {
   const plan::Plan& p = engine_.plan();
   if (!p.training)
     throw RuntimeError("the plan is forward-only (compiled with --infer); compile it without --infer to train");
@@ -74,11 +75,6 @@ std::vector<size_t> Trainer::epoch_order(int epoch) const {
     std::swap(order[k - 1], order[r % k]);
   }
   return order;
-}
-
-void Trainer::load_micro_batch(Dataset& data, const size_t* idx, size_t n) {
-  const plan::Plan& p = engine_.plan();
-  data.load(idx, n, engine_.view(p.input), engine_.view(p.target));
 }
 
 StepResult train_step(Engine& engine, uint64_t step, size_t micro, const LearningRate& lr,
@@ -130,8 +126,16 @@ StepResult train_step(Engine& engine, uint64_t step, size_t micro, const Learnin
 
 StepResult Trainer::step(const size_t* idx, size_t count) {
   const size_t b = engine_.plan().batch;
-  const StepResult r = train_step(engine_, global_step_, count / b, options_.lr,
-                                  [&](size_t j) { load_micro_batch(train_, idx + j * b, b); });
+  const size_t micro = count / b;
+  // train_step loads micro-batches 0..micro-1, twice when there are several (see there):
+  // each load takes the prefetched batch and queues the one after it.
+  const size_t loads = micro > 1 ? 2 * micro : 1;
+  size_t done = 0;
+  prefetch_.request(idx, b);
+  const StepResult r = train_step(engine_, global_step_, micro, options_.lr, [&](size_t) {
+    prefetch_.take();
+    if (++done < loads) prefetch_.request(idx + (done % micro) * b, b);
+  });
   ++global_step_;
   return r;
 }

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/batch_prefetcher.h"
 #include "runtime/dataset.h"
 #include "runtime/engine.h"
 #include "runtime/training_log.h"
@@ -35,6 +36,7 @@ struct TrainOptions {
   std::string resume;           // checkpoint to continue from
   std::string init_checkpoint;  // weights to start from
   bool test_at_end = true;
+  int inter_threads = 2;  // > 0: the next micro-batch loads while this one computes
 };
 
 struct StepResult {
@@ -70,13 +72,13 @@ class Trainer {
   uint64_t global_step() const { return global_step_; }
 
  private:
-  void load_micro_batch(Dataset& data, const size_t* idx, size_t n);
   std::vector<size_t> epoch_order(int epoch) const;
 
   Engine& engine_;
   TrainOptions options_;
   TrainingLog& log_;
   Dataset train_;
+  BatchPrefetcher prefetch_;
   uint64_t global_step_ = 0;
 };
 

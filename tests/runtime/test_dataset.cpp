@@ -5,6 +5,7 @@
 
 #include "data/npy.h"
 #include "kernels/layout_reorder.h"
+#include "runtime/batch_prefetcher.h"
 #include "runtime/dataset.h"
 #include "runtime/runtime_error.h"
 #include "runtime_fixtures.h"
@@ -90,6 +91,41 @@ TEST(Dataset, MismatchedMaskShapeIsNamed) {
               std::string::npos)
         << e.what();
   }
+}
+
+}  // namespace
+}  // namespace unet::runtime
+
+namespace unet::runtime {
+namespace {
+
+TEST(BatchPrefetcher, AsyncLoadsEqualSynchronousLoadsInOrder) {
+  const std::string dir = test::temp_dir("prefetch");
+  test::write_dataset(dir, "train", 9, 8, 8, 5);
+  DataSelection sel{1, {2, 3}};
+  Dataset d(dir, "train", sel, 2, 8, 8, 3);
+  const size_t order[] = {4, 0, 8, 1, 7, 2, 6, 3, 5};
+  auto run = [&](int threads) {
+    std::vector<float> in(3 * 64 * 16), t(3 * 64), seen;
+    kernels::TensorArg iv{in.data(), 3, 2, 8, 8, 64 * 16}, tv{t.data(), 3, 1, 8, 8, 64};
+    BatchPrefetcher p(d, iv, tv, threads);
+    p.request(order, 3);
+    for (int k = 0; k < 3; ++k) {
+      p.take();
+      if (k + 1 < 3) p.request(order + 3 * (k + 1), 3);
+      seen.insert(seen.end(), in.begin(), in.end());
+      seen.insert(seen.end(), t.begin(), t.end());
+    }
+    return seen;
+  };
+  const std::vector<float> sync = run(0), async = run(2);
+  EXPECT_EQ(sync, async);
+  // And the synchronous path is what Dataset::load gives for each group.
+  std::vector<float> in(3 * 64 * 16), t(3 * 64);
+  kernels::TensorArg iv{in.data(), 3, 2, 8, 8, 64 * 16}, tv{t.data(), 3, 1, 8, 8, 64};
+  d.load(order + 6, 3, iv, tv);
+  const size_t per = in.size() + t.size();
+  EXPECT_TRUE(std::equal(in.begin(), in.end(), sync.begin() + 2 * per));
 }
 
 }  // namespace

@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
     engine_opts.threads.pin = !no_pin;
     if (!channels.empty()) train.selection.channels = parse_channels(channels);
     train.shuffle = !no_shuffle;
-    (void)num_inter_threads;
+    train.inter_threads = num_inter_threads;
 
     Engine engine(load_plan(plan_path), engine_opts);
     const unet::plan::Plan& plan = engine.plan();
