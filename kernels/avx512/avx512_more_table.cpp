@@ -11,7 +11,19 @@
 #define UNET_AVX512_MORE_DECLARE_ALL          \
   UNET_AVX512_MORE_DECLARE(tconv2d_fwd)       \
   UNET_AVX512_MORE_DECLARE(tconv2d_bwd_data)  \
-  UNET_AVX512_MORE_DECLARE(tconv2d_bwd_weights)
+  UNET_AVX512_MORE_DECLARE(tconv2d_bwd_weights)  \
+  UNET_AVX512_MORE_DECLARE(maxpool2d_fwd)        \
+  UNET_AVX512_MORE_DECLARE(maxpool2d_bwd)        \
+  UNET_AVX512_MORE_DECLARE(upsample2d_fwd)       \
+  UNET_AVX512_MORE_DECLARE(upsample2d_bwd)       \
+  UNET_AVX512_MORE_DECLARE(dropout_fwd)          \
+  UNET_AVX512_MORE_DECLARE(dropout_bwd)          \
+  UNET_AVX512_MORE_DECLARE(relu_bwd)             \
+  UNET_AVX512_MORE_DECLARE(sigmoid_bwd)          \
+  UNET_AVX512_MORE_DECLARE(copy_channels)        \
+  UNET_AVX512_MORE_DECLARE(sigmoid_dice_fwd)     \
+  UNET_AVX512_MORE_DECLARE(sigmoid_dice_bwd)     \
+  UNET_AVX512_MORE_DECLARE(adam_update)
 
 namespace unet::kernels::avx512 {
 UNET_AVX512_MORE_DECLARE_ALL
@@ -25,6 +37,11 @@ namespace unet::kernels {
 
 namespace {
 
+#define UNET_AVX512_MORE_ENTRY(ns, tier, suffix, family, tile)                                 \
+  KernelInfo {                                                                                   \
+    #family "_f32_" tile "_" suffix, Family::family, tier, 10, ns::family##_work, ns::family##_run \
+  }
+
 // The tile in a name is the fast path's register tile (or its vector width for the
 // memory-bound ones).
 #define UNET_AVX512_MORE_ENTRIES(ns, tier, suffix)                                               \
@@ -33,7 +50,19 @@ namespace {
       KernelInfo{"tconv2d_bwd_data_f32_2x2s2_ic32w12_" suffix, Family::tconv2d_bwd_data, tier,   \
                  10, ns::tconv2d_bwd_data_work, ns::tconv2d_bwd_data_run},                       \
       KernelInfo{"tconv2d_bwd_weights_f32_2x2s2_i8x2_" suffix, Family::tconv2d_bwd_weights,      \
-                 tier, 10, ns::tconv2d_bwd_weights_work, ns::tconv2d_bwd_weights_run}
+                 tier, 10, ns::tconv2d_bwd_weights_work, ns::tconv2d_bwd_weights_run},            \
+      UNET_AVX512_MORE_ENTRY(ns, tier, suffix, maxpool2d_fwd, "zmm"),                            \
+      UNET_AVX512_MORE_ENTRY(ns, tier, suffix, maxpool2d_bwd, "zmm"),                            \
+      UNET_AVX512_MORE_ENTRY(ns, tier, suffix, upsample2d_fwd, "zmm"),                           \
+      UNET_AVX512_MORE_ENTRY(ns, tier, suffix, upsample2d_bwd, "zmm"),                           \
+      UNET_AVX512_MORE_ENTRY(ns, tier, suffix, dropout_fwd, "mix64x8"),                          \
+      UNET_AVX512_MORE_ENTRY(ns, tier, suffix, dropout_bwd, "mix64x8"),                          \
+      UNET_AVX512_MORE_ENTRY(ns, tier, suffix, relu_bwd, "zmm"),                                 \
+      UNET_AVX512_MORE_ENTRY(ns, tier, suffix, sigmoid_bwd, "zmm"),                              \
+      UNET_AVX512_MORE_ENTRY(ns, tier, suffix, copy_channels, "zmm"),                            \
+      UNET_AVX512_MORE_ENTRY(ns, tier, suffix, sigmoid_dice_fwd, "gather16"),                    \
+      UNET_AVX512_MORE_ENTRY(ns, tier, suffix, sigmoid_dice_bwd, "zmm"),                         \
+      UNET_AVX512_MORE_ENTRY(ns, tier, suffix, adam_update, "zmm")
 
 const KernelInfo kTable[] = {
     UNET_AVX512_MORE_ENTRIES(avx512, Tier::avx512, "avx512"),
@@ -41,6 +70,7 @@ const KernelInfo kTable[] = {
 };
 
 #undef UNET_AVX512_MORE_ENTRIES
+#undef UNET_AVX512_MORE_ENTRY
 
 }  // namespace
 

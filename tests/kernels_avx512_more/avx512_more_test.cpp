@@ -111,6 +111,31 @@ TEST_P(Avx512MoreKernel, MatchesReference) {
   }
 }
 
+// The keep decisions themselves: with every input 1, the outputs are exactly 1/(1-rate) or 0,
+// so any element whose decision differs from the reference's shows, bit for bit.
+TEST(Avx512More, DropoutMasksAreTheReferences) {
+  for (const KernelInfo* k : host_kernels()) {
+    if (k->family != Family::dropout_fwd) continue;
+    for (float rate : {0.2f, 0.5f, 0.9f, 0.0f}) {
+      Shape s;
+      s.n = 3;
+      s.c = 40;
+      s.h = 9;
+      s.w = 13;
+      s.rate = rate;
+      s.step = 123456789;
+      s.image_base = 1000;
+      testing::Fixture a(Family::dropout_fwd, s), b(Family::dropout_fwd, s);
+      for (testing::Fixture* f : {&a, &b})
+        testing::for_each_real(f->tensor(0), [&](size_t e) { f->tensor(0).storage[e] = 1.f; });
+      testing::run_split(*reference_kernel(Family::dropout_fwd), a.call());
+      testing::run_split(*k, b.call(), 3);
+      const auto r = testing::compare_tensors(a.tensor(1), b.tensor(1), {0.0, 0.0}, "y");
+      EXPECT_TRUE(r.ok) << k->name << " rate=" << rate << "\n" << r.report;
+    }
+  }
+}
+
 std::string kernel_name(const ::testing::TestParamInfo<const KernelInfo*>& info) {
   return std::string(info.param->name);
 }

@@ -1,0 +1,101 @@
+// Body of the AVX-512 max-pool kernels (valid padding, any window and stride): one zmm is
+// one pixel's 16 channels. Backward sends each window's gradient to the first position
+// (row-major) holding the maximum, as the reference does, with a per-lane "found" mask.
+// Included by one translation unit per ISA tier defining UNET_AVX512_TIER_NS.
+#ifndef UNET_AVX512_TIER_NS
+#error "define UNET_AVX512_TIER_NS before including pool_avx512_impl.h"
+#endif
+
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/avx512/eltwise_avx512_simd.h"
+#include "kernels/kernel_call.h"
+#include "kernels/kernel_family.h"
+#include "kernels/tensor_arg.h"
+
+namespace unet::kernels::UNET_AVX512_TIER_NS {
+
+// Items: (image, channel block) of the output (forward) or of dx (backward).
+size_t maxpool2d_fwd_work(const KernelCall& call) {
+  const TensorArg& y = call.t[1];
+  return size_t(y.n) * channel_blocks(y.c);
+}
+
+void maxpool2d_fwd_run(const KernelCall& call, size_t begin, size_t end) {
+  const TensorArg &x = call.t[0], &y = call.t[1];
+  const int stride = call.i[kAttrStride], window = call.i[kAttrWindow];
+  const int cbs = channel_blocks(y.c);
+  for (size_t item = begin; item < end; ++item) {
+    const int n = static_cast<int>(item / cbs), cb = static_cast<int>(item % cbs);
+    const __mmask16 lanes = real_lanes(cb, y.c);
+    const float* in = x.block(n, cb);
+    float* out = y.block(n, cb);
+    for (int oy = 0; oy < y.h; ++oy)
+      for (int ox = 0; ox < y.w; ++ox) {
+        const float* corner = in + (static_cast<int64_t>(oy) * stride * x.w + ox * stride) * kBlock;
+        __m512 m = _mm512_loadu_ps(corner);
+        for (int wy = 0; wy < window; ++wy)
+          for (int wx = 0; wx < window; ++wx)  // max(v, m) keeps m on ties, as std::max(m, v)
+            m = _mm512_max_ps(_mm512_loadu_ps(corner + (static_cast<int64_t>(wy) * x.w + wx) * kBlock), m);
+        _mm512_storeu_ps(out + (static_cast<int64_t>(oy) * y.w + ox) * kBlock, _mm512_maskz_mov_ps(lanes, m));
+      }
+  }
+}
+
+size_t maxpool2d_bwd_work(const KernelCall& call) {
+  const TensorArg& dx = call.t[3];
+  return size_t(dx.n) * channel_blocks(dx.c);
+}
+
+void maxpool2d_bwd_run(const KernelCall& call, size_t begin, size_t end) {
+  const TensorArg &x = call.t[0], &y = call.t[1], &dy = call.t[2], &dx = call.t[3];
+  const int stride = call.i[kAttrStride], window = call.i[kAttrWindow];
+  const bool accumulate = call.i[kAttrAccumulate] != 0;
+  // Windows that tile the input without overlap write each dx pixel once: no zeroing pass.
+  const bool disjoint = stride == window && !accumulate;
+  const int cbs = channel_blocks(dx.c);
+  for (size_t item = begin; item < end; ++item) {
+    const int n = static_cast<int>(item / cbs), cb = static_cast<int>(item % cbs);
+    const __mmask16 lanes = real_lanes(cb, dx.c);
+    const float* xin = x.block(n, cb);
+    const float* ymax = y.block(n, cb);
+    const float* g = dy.block(n, cb);
+    float* out = dx.block(n, cb);
+    if (!accumulate && !disjoint) std::memset(out, 0, sizeof(float) * dx.h * dx.w * kBlock);
+    for (int oy = 0; oy < y.h; ++oy)
+      for (int ox = 0; ox < y.w; ++ox) {
+        const int64_t o = static_cast<int64_t>(oy) * y.w + ox;
+        const __m512 m = _mm512_loadu_ps(ymax + o * kBlock), gv = _mm512_loadu_ps(g + o * kBlock);
+        __mmask16 open = lanes;  // lanes whose first maximum is still to come
+        for (int wy = 0; wy < window; ++wy)
+          for (int wx = 0; wx < window; ++wx) {
+            const int64_t p = (static_cast<int64_t>(oy) * stride + wy) * x.w + ox * stride + wx;
+            const __mmask16 hit = _mm512_mask_cmp_ps_mask(open, _mm512_loadu_ps(xin + p * kBlock), m, _CMP_EQ_OQ);
+            open &= static_cast<__mmask16>(~hit);
+            float* d = out + (static_cast<int64_t>(oy) * stride + wy) * dx.w * kBlock +
+                       static_cast<int64_t>(ox * stride + wx) * kBlock;
+            if (disjoint) {
+              _mm512_storeu_ps(d, _mm512_maskz_mov_ps(hit, gv));
+            } else {
+              const __m512 old = _mm512_loadu_ps(d);
+              _mm512_storeu_ps(d, _mm512_mask_add_ps(old, hit, old, gv));
+            }
+          }
+      }
+    if (disjoint) {  // rows and columns no window covers
+      const int covered_h = y.h * stride, covered_w = y.w * stride;
+      for (int iy = 0; iy < dx.h; ++iy) {
+        const int from = iy < covered_h ? covered_w : 0;
+        if (from < dx.w)
+          std::memset(out + (static_cast<int64_t>(iy) * dx.w + from) * kBlock, 0,
+                      sizeof(float) * (dx.w - from) * kBlock);
+      }
+    }
+  }
+}
+
+}  // namespace unet::kernels::UNET_AVX512_TIER_NS
