@@ -103,12 +103,21 @@ void axial_plane(const NiftiVolume& v, int64_t z, float* plane) {
     for (int64_t x = 0; x < nx; ++x) plane[x * ny + y] = base[y * nx + x];
 }
 
-void z_score_brain(NiftiVolume& v) {
+// Mean and 1/sd of the nonzero voxels: {0, 1} (no change) when there are none.
+struct ZScore {
+  float mean = 0.f, inv_sd = 1.f;
+  // Background stays exactly 0 (+0 or -0 alike) without a branch.
+  float operator()(float v) const {
+    const uint32_t keep = (std::bit_cast<uint32_t>(v) << 1) != 0 ? ~0u : 0u;
+    return std::bit_cast<float>(std::bit_cast<uint32_t>((v - mean) * inv_sd) & keep);
+  }
+};
+
+ZScore brain_z_score(const NiftiVolume& v) {
   // Background voxels are 0 and add nothing to the sums, so only the count needs a test;
-  // eight double lanes without branches vectorise and keep numpy's float64 accuracy.
+  // eight independent double lanes break the add chains and keep numpy's float64 accuracy.
   constexpr size_t kLanes = 8;
-  double s[kLanes] = {}, q[kLanes] = {};
-  size_t c[kLanes] = {};
+  double s[kLanes] = {}, q[kLanes] = {}, c[kLanes] = {};
   const float* x = v.voxels.data();
   const size_t count = v.voxels.size();
   size_t i = 0;
@@ -117,7 +126,7 @@ void z_score_brain(NiftiVolume& v) {
       const double e = x[i + k];
       s[k] += e;
       q[k] += e * e;
-      c[k] += (std::bit_cast<uint32_t>(x[i + k]) << 1) != 0;  // nonzero, +0 and -0 alike
+      c[k] += (std::bit_cast<uint32_t>(x[i + k]) << 1) != 0 ? 1.0 : 0.0;  // nonzero, +0 and -0 alike
     }
   double sum = 0, sumsq = 0;
   size_t n = 0;
@@ -129,18 +138,13 @@ void z_score_brain(NiftiVolume& v) {
   for (size_t k = 0; k < kLanes; ++k) {
     sum += s[k];
     sumsq += q[k];
-    n += c[k];
+    n += static_cast<size_t>(c[k]);
   }
-  if (n == 0) return;
+  if (n == 0) return {};
   const double mean = sum / static_cast<double>(n);
   const double var = std::max(0.0, sumsq / static_cast<double>(n) - mean * mean);
   const double sd = var > 0 ? std::sqrt(var) : 1.0;
-  const float m = static_cast<float>(mean), inv = static_cast<float>(1.0 / sd);
-  float* w = v.voxels.data();
-  for (size_t k = 0; k < count; ++k) {
-    const uint32_t keep = (std::bit_cast<uint32_t>(w[k]) << 1) != 0 ? ~0u : 0u;
-    w[k] = std::bit_cast<float>(std::bit_cast<uint32_t>((w[k] - m) * inv) & keep);
-  }
+  return {static_cast<float>(mean), static_cast<float>(1.0 / sd)};
 }
 
 // For a centre crop the whole geometry is a gather: output pixel p of a slice reads
@@ -228,17 +232,19 @@ void slice_brats_subject(const BratsSubjectFiles& files, const SliceOptions& o, 
     if (vol.dims != dims)
       throw DataError(fmt::format("{}: dims {}x{}x{} differ from {}x{}x{} of {}", files.files[static_cast<size_t>(m)],
                                   vol.dims[0], vol.dims[1], vol.dims[2], nx, ny, nz, seg_path));
-    if (o.norm == BratsNorm::brain) z_score_brain(vol);
+    // Normalised while gathered: only the kept pixels pay for it.
+    const ZScore norm = o.norm == BratsNorm::brain ? brain_z_score(vol) : ZScore{};
     tbb::parallel_for(tbb::blocked_range<int64_t>(0, nz), [&](const tbb::blocked_range<int64_t>& zs) {
       std::vector<float> plane(plane_in), staged(plane_out), result(plane_out);
       for (int64_t z = zs.begin(); z != zs.end(); ++z) {
         float* dst = out.images.data() + static_cast<size_t>(z) * plane_out * 4 + static_cast<size_t>(m);
         if (!o.resize) {
           const float* base = vol.voxels.data() + static_cast<size_t>(z) * plane_in;
-          for (size_t p = 0; p < plane_out; ++p) dst[p * 4] = gather[p] < 0 ? 0.f : base[gather[p]];
+          for (size_t p = 0; p < plane_out; ++p) dst[p * 4] = gather[p] < 0 ? 0.f : norm(base[gather[p]]);
           continue;
         }
         axial_plane(vol, z, plane.data());
+        for (float& v : plane) v = norm(v);
         geometry(plane.data(), staged.data(), result.data());
         for (size_t p = 0; p < plane_out; ++p) dst[p * 4] = result[p];
       }
