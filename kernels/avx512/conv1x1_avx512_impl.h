@@ -128,23 +128,24 @@ void bwd_weights_item(const KernelCall& call, int ob0, int ib) {
   const TensorArg &x = call.t[0], &dy = call.t[1], &dw = call.t[2];
   const int ibs = channel_blocks(dw.c), in_lanes = real_lane_count(ib, dw.c);
   const int pixels = x.h * x.w;
-  for (int l0 = 0; l0 < in_lanes; l0 += L) {
-    alignas(64) float sum[L][K][kBlock] = {};
-    for (int n = 0; n < x.n; ++n)
-      for (int p0 = 0; p0 < pixels; p0 += kWeightsPixelsPerSum) {
+  // Every group of L input lanes on one pixel range while it is in L1: x and dy stream once.
+  const int groups = (in_lanes + L - 1) / L;
+  alignas(64) float sum[kBlock / L][L][K][kBlock] = {};
+  for (int n = 0; n < x.n; ++n)
+    for (int p0 = 0; p0 < pixels; p0 += kWeightsPixelsPerSum)
+      for (int g = 0; g < groups; ++g) {
         BwdWeightsTile<K> a{};
-        a.x = x.block(n, ib) + static_cast<int64_t>(p0) * kBlock + l0;
+        a.x = x.block(n, ib) + static_cast<int64_t>(p0) * kBlock + g * L;
         for (int k = 0; k < K; ++k) a.dy[k] = dy.block(n, ob0 + k) + static_cast<int64_t>(p0) * kBlock;
         a.dy_step = kBlock;
         a.pixels = std::min(kWeightsPixelsPerSum, pixels - p0);
-        bwd_weights_tile<L, K>(a, sum);
+        bwd_weights_tile<L, K>(a, sum[g]);
       }
-    for (int l = 0; l < L && l0 + l < in_lanes; ++l)
-      for (int k = 0; k < K; ++k) {
-        float* tile = dw.data + (static_cast<int64_t>(ob0 + k) * ibs + ib) * kTileFloats;
-        add_weight_row(tile + (l0 + l) * kBlock, sum[l][k], real_lanes(ob0 + k, dw.n));
-      }
-  }
+  for (int l = 0; l < in_lanes; ++l)
+    for (int k = 0; k < K; ++k) {
+      float* tile = dw.data + (static_cast<int64_t>(ob0 + k) * ibs + ib) * kTileFloats;
+      add_weight_row(tile + l * kBlock, sum[l / L][l % L][k], real_lanes(ob0 + k, dw.n));
+    }
 }
 
 }  // namespace

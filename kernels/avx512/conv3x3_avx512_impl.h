@@ -34,7 +34,14 @@ constexpr int kTaps = 9;
 constexpr int kTapFloats = kBlock * kBlock;  // one 16x16 weight tile
 constexpr int kMaxPixels = 14;               // widest row segment of a register tile
 constexpr int kMaxChannelBlocks = 2;         // output blocks of a register tile (fwd, bwd-data)
-constexpr int kPixelsPerItem = 256;          // pixels a fwd / bwd-data work item aims for
+// Pixels a work item aims for. Small, because planes of 2^k pixels put the same pixel of
+// every row and block in one L1 set: an item must touch few rows at a time. Backward-data
+// takes more, to spread the cost of transposing its weights.
+constexpr int kForwardPixelsPerItem = 64;
+constexpr int kBackwardPixelsPerItem = 128;
+// Forward: input blocks per sweep of an item's rows (their weights stay in L1); narrow
+// images, whose rows do not collide in L1, take more per sweep and store partial sums less.
+inline int input_blocks_per_pass(int w) { return w >= 32 ? 1 : 2; }
 
 // The fast path: 3x3 taps, stride 1, padding 1 on both axes, output as large as the input.
 bool is_same_3x3(const TensorArg& in, const TensorArg& w, const TensorArg& out, const KernelCall& call) {
@@ -59,10 +66,10 @@ struct Split {
   size_t items() const { return size_t(image_groups) * channel_groups * row_groups; }
 };
 
-Split split_of(int n, int h, int w, int channel_groups) {
+Split split_of(int n, int h, int w, int channel_groups, int pixels) {
   Split s{};
-  s.rows = std::clamp((kPixelsPerItem + w - 1) / w, 1, h);
-  s.images = s.rows == h ? std::clamp(kPixelsPerItem / (h * w), 1, n) : 1;
+  s.rows = std::clamp(pixels / w, 1, h);
+  s.images = s.rows == h ? std::clamp(pixels / (h * w), 1, n) : 1;
   s.image_groups = (n + s.images - 1) / s.images;
   s.row_groups = (h + s.rows - 1) / s.rows;
   s.channel_groups = channel_groups;
@@ -73,11 +80,12 @@ struct ItemCoords {
   int n0, n1, cg, y0, y1;
 };
 
+// Channel group outermost: a thread's range of items shares one group's weights (in L2).
 ItemCoords coords_of(const Split& s, size_t item, int n, int h) {
   const int rg = static_cast<int>(item % s.row_groups);
   const size_t rest = item / s.row_groups;
-  const int cg = static_cast<int>(rest % s.channel_groups);
-  const int ig = static_cast<int>(rest / s.channel_groups);
+  const int ig = static_cast<int>(rest % s.image_groups);
+  const int cg = static_cast<int>(rest / s.image_groups);
   return {ig * s.images, std::min(n, (ig + 1) * s.images), cg, rg * s.rows,
           std::min(h, (rg + 1) * s.rows)};
 }
@@ -107,21 +115,41 @@ struct TileArgs {
   __mmask16 lanes[kMaxChannelBlocks];  // real lanes of each output block
 };
 
+// One input lane l of horizontal tap KX: OCB weight vectors, NP broadcasts, OCB x NP FMAs.
 template <int OCB, int NP, bool L, bool R, int KX>
-UNET_INLINE void tile_tap(__m512 (&acc)[OCB][NP], const float* ip, const float* wt, int64_t w_ob) {
+UNET_INLINE void tile_lane(__m512 (&acc)[OCB][NP], const float* ip, const float* wk, int64_t w_ob,
+                           int l) {
   constexpr int first = (L && KX == 0) ? 1 : 0;
   constexpr int last = (R && KX == 2) ? NP - 1 : NP;
-  const float* xp = ip + (KX - 1) * kBlock;
-  for (int l = 0; l < kBlock; ++l) {
-    __m512 wv[OCB];
+  const float* xp = ip + (KX - 1) * kBlock + l;
+  const float* wt = wk + KX * kTapFloats + l * kBlock;
+  __m512 wv[OCB];
 #pragma GCC unroll 4
-    for (int o = 0; o < OCB; ++o) wv[o] = _mm512_loadu_ps(wt + o * w_ob + l * kBlock);
+  for (int o = 0; o < OCB; ++o) wv[o] = _mm512_loadu_ps(wt + o * w_ob);
 #pragma GCC unroll 16
-    for (int p = first; p < last; ++p) {
-      const __m512 xb = _mm512_set1_ps(xp[p * kBlock + l]);
+  for (int p = first; p < last; ++p) {
+    const __m512 xb = _mm512_set1_ps(xp[p * kBlock]);
 #pragma GCC unroll 4
-      for (int o = 0; o < OCB; ++o) acc[o][p] = _mm512_fmadd_ps(wv[o], xb, acc[o][p]);
+    for (int o = 0; o < OCB; ++o) acc[o][p] = _mm512_fmadd_ps(wv[o], xb, acc[o][p]);
+  }
+}
+
+// One row of taps (ky fixed). Narrow tiles run the three horizontal taps in one loop over the
+// 16 lanes (a longer loop, its exit predicted); wide ones give each tap its own loop, since
+// the taps share pixels and the compiler would keep the shared broadcasts live across taps
+// and spill accumulators.
+template <int OCB, int NP, bool L, bool R>
+UNET_INLINE void tile_row(__m512 (&acc)[OCB][NP], const float* ip, const float* wk, int64_t w_ob) {
+  if constexpr (OCB * NP <= 20) {
+    for (int l = 0; l < kBlock; ++l) {
+      tile_lane<OCB, NP, L, R, 0>(acc, ip, wk, w_ob, l);
+      tile_lane<OCB, NP, L, R, 1>(acc, ip, wk, w_ob, l);
+      tile_lane<OCB, NP, L, R, 2>(acc, ip, wk, w_ob, l);
     }
+  } else {
+    for (int l = 0; l < kBlock; ++l) tile_lane<OCB, NP, L, R, 0>(acc, ip, wk, w_ob, l);
+    for (int l = 0; l < kBlock; ++l) tile_lane<OCB, NP, L, R, 1>(acc, ip, wk, w_ob, l);
+    for (int l = 0; l < kBlock; ++l) tile_lane<OCB, NP, L, R, 2>(acc, ip, wk, w_ob, l);
   }
 }
 
@@ -142,9 +170,7 @@ void conv_tile(const TileArgs& a) {
       if (!((a.row_taps >> ky) & 1u)) continue;
       const float* ip = ib + (ky - 1) * a.in_row;
       const float* wk = wb + ky * 3 * kTapFloats;
-      tile_tap<OCB, NP, L, R, 0>(acc, ip, wk, a.w_ob);
-      tile_tap<OCB, NP, L, R, 1>(acc, ip, wk + kTapFloats, a.w_ob);
-      tile_tap<OCB, NP, L, R, 2>(acc, ip, wk + 2 * kTapFloats, a.w_ob);
+      tile_row<OCB, NP, L, R>(acc, ip, wk, a.w_ob);
     }
   }
 #pragma GCC unroll 4
@@ -211,14 +237,16 @@ size_t fwd_work(const KernelCall& call) {
   const TensorArg &x = call.t[0], &w = call.t[1], &y = call.t[3];
   if (!is_same_3x3(x, w, y, call)) return ref::conv2d_fwd_work(call);
   const int groups = (channel_blocks(y.c) + kMaxChannelBlocks - 1) / kMaxChannelBlocks;
-  return split_of(y.n, y.h, y.w, groups).items();
+  return split_of(y.n, y.h, y.w, groups, kForwardPixelsPerItem).items();
 }
 
 void fwd_run(const KernelCall& call, size_t begin, size_t end) {
   const TensorArg &x = call.t[0], &w = call.t[1], &b = call.t[2], &y = call.t[3];
   if (!is_same_3x3(x, w, y, call)) return ref::conv2d_fwd_run(call, begin, end);
   const int obs = channel_blocks(y.c), ibs = channel_blocks(x.c);
-  const Split s = split_of(y.n, y.h, y.w, (obs + kMaxChannelBlocks - 1) / kMaxChannelBlocks);
+  const Split s = split_of(y.n, y.h, y.w, (obs + kMaxChannelBlocks - 1) / kMaxChannelBlocks,
+                           kForwardPixelsPerItem);
+  const int blocks_per_pass = input_blocks_per_pass(y.w);
   const int64_t plane = int64_t(y.h) * y.w * kBlock;
   for (size_t item = begin; item < end; ++item) {
     const ItemCoords c = coords_of(s, item, y.n, y.h);
@@ -235,10 +263,20 @@ void fwd_run(const KernelCall& call, size_t begin, size_t end) {
     a.load_out = false;
     a.act = static_cast<Activation>(call.i[kAttrActivation]);
     for (int o = 0; o < ocb; ++o) a.lanes[o] = real_lanes(ob + o, y.c);
-    for (int n = c.n0; n < c.n1; ++n) {
-      a.in = x.block(n, 0);
-      a.out = y.block(n, ob);
-      conv_rows(a, ocb, y.h, y.w, c.y0, c.y1);
+    // Input blocks in chunks whose weights stay in L1 while the tiles sweep the item's rows.
+    const Activation act = a.act;
+    const float* bias = a.bias;
+    for (int b0 = 0; b0 < ibs; b0 += blocks_per_pass) {
+      a.blocks = std::min(blocks_per_pass, ibs - b0);
+      a.w = w.data + (int64_t(ob) * ibs + b0) * kTaps * kTapFloats;
+      a.load_out = b0 > 0;
+      a.bias = b0 == 0 ? bias : nullptr;
+      a.act = b0 + a.blocks == ibs ? act : Activation::none;
+      for (int n = c.n0; n < c.n1; ++n) {
+        a.in = x.block(n, b0);
+        a.out = y.block(n, ob);
+        conv_rows(a, ocb, y.h, y.w, c.y0, c.y1);
+      }
     }
   }
 }
@@ -280,14 +318,15 @@ size_t bwd_data_work(const KernelCall& call) {
   const TensorArg &dy = call.t[0], &w = call.t[1], &dx = call.t[2];
   if (!is_same_3x3(dy, w, dx, call)) return ref::conv2d_bwd_data_work(call);
   const int groups = (channel_blocks(dx.c) + kMaxChannelBlocks - 1) / kMaxChannelBlocks;
-  return split_of(dx.n, dx.h, dx.w, groups).items();
+  return split_of(dx.n, dx.h, dx.w, groups, kBackwardPixelsPerItem).items();
 }
 
 void bwd_data_run(const KernelCall& call, size_t begin, size_t end) {
   const TensorArg &dy = call.t[0], &w = call.t[1], &dx = call.t[2];
   if (!is_same_3x3(dy, w, dx, call)) return ref::conv2d_bwd_data_run(call, begin, end);
   const int obs = channel_blocks(dy.c), ibs = channel_blocks(dx.c);
-  const Split s = split_of(dx.n, dx.h, dx.w, (ibs + kMaxChannelBlocks - 1) / kMaxChannelBlocks);
+  const Split s = split_of(dx.n, dx.h, dx.w, (ibs + kMaxChannelBlocks - 1) / kMaxChannelBlocks,
+                           kBackwardPixelsPerItem);
   const int64_t plane = int64_t(dx.h) * dx.w * kBlock;
   const bool accumulate = call.i[kAttrAccumulate] != 0;
   // [dx block of the group][tap][dy lane][16 dx lanes]: 18 KB.

@@ -211,24 +211,25 @@ void tconv2d_bwd_weights_run(const KernelCall& call, size_t begin, size_t end) {
     const int ib = static_cast<int>((item / 2) % ibs), ob = static_cast<int>(item / 2 / ibs);
     const int in_lanes = real_lane_count(ib, dw.c);
     const __mmask16 out_lanes = real_lanes(ob, dw.n);
-    for (int l0 = 0; l0 < in_lanes; l0 += L) {
-      alignas(64) float sum[L][K][kBlock] = {};
-      for (int n = 0; n < x.n; ++n)
-        for (int iy = 0; iy < x.h; ++iy) {
+    // Both halves of the input lanes on one row while it is in L1: x and dy stream once.
+    const int halves = (in_lanes + L - 1) / L;
+    alignas(64) float sum[2][L][K][kBlock] = {};
+    for (int n = 0; n < x.n; ++n)
+      for (int iy = 0; iy < x.h; ++iy)
+        for (int h = 0; h < halves; ++h) {
           BwdWeightsTile<K> a{};
-          a.x = x.block(n, ib) + static_cast<int64_t>(iy) * x.w * kBlock + l0;
+          a.x = x.block(n, ib) + static_cast<int64_t>(iy) * x.w * kBlock + h * L;
           for (int kx = 0; kx < K; ++kx)
             a.dy[kx] = dy.block(n, ob) + (static_cast<int64_t>(2 * iy + ky) * dy.w + kx) * kBlock;
           a.dy_step = 2 * kBlock;
           a.pixels = x.w;
-          bwd_weights_tile<L, K>(a, sum);
+          bwd_weights_tile<L, K>(a, sum[h]);
         }
-      for (int l = 0; l < L && l0 + l < in_lanes; ++l)
-        for (int kx = 0; kx < K; ++kx) {
-          float* tile = dw.data + ((static_cast<int64_t>(ob) * ibs + ib) * kPhases + ky * 2 + kx) * kTileFloats;
-          add_weight_row(tile + (l0 + l) * kBlock, sum[l][kx], out_lanes);
-        }
-    }
+    for (int l = 0; l < in_lanes; ++l)
+      for (int kx = 0; kx < K; ++kx) {
+        float* tile = dw.data + ((static_cast<int64_t>(ob) * ibs + ib) * kPhases + ky * 2 + kx) * kTileFloats;
+        add_weight_row(tile + l * kBlock, sum[l / L][l % L][kx], out_lanes);
+      }
     if (ib == 0 && ky == 0 && db.data) add_bias_gradient_block(dy, db.data, ob);
   }
 }
