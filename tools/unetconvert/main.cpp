@@ -17,6 +17,7 @@
 int main(int argc, char** argv) {
   using namespace unet::data;
   CLI::App app{"Convert BraTS NIfTI subjects into npy slice files for training and inference"};
+  app.option_defaults()->always_capture_default();
   std::string root, out_dir, dtype = "float32", mask_dtype = "float32", norm = "brain", subjects;
   ConvertOptions opts;
   int resize = 0;
@@ -35,7 +36,7 @@ int main(int argc, char** argv) {
                         ->check(CLI::Range(0.0, 1.0));
   app.add_option("--seed", opts.seed, "Seed of the subject split");
   app.add_option("--jobs", opts.jobs, "Subjects converted at once")->check(CLI::Range(1, 1024));
-  app.add_option("--subjects", subjects, "Only these subject ids, comma-separated");
+  app.add_option("--subjects", subjects, "Only these subject ids, comma-separated; they all go to the test files unless --train_test_split is given");
   app.add_flag("--skip_empty", opts.slices.skip_empty, "Drop slices without brain");
   app.add_option("--min_tumour_pixels", opts.slices.min_tumour_pixels, "Drop slices with fewer tumour pixels")
       ->check(CLI::Range(0, 1 << 24));

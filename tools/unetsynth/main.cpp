@@ -11,6 +11,7 @@
 
 int main(int argc, char** argv) {
   CLI::App app{"Write BraTS-like synthetic subjects: four contrasts and a tumour label volume each"};
+  app.option_defaults()->always_capture_default();
   std::string out_dir, shape = "240x240x155", template_path;
   int subjects = 40, jobs = 2;
   unet::data::SynthOptions opts;
