@@ -32,7 +32,7 @@ namespace {
 
 constexpr int kTaps = 9;
 constexpr int kTapFloats = kBlock * kBlock;  // one 16x16 weight tile
-constexpr int kMaxPixels = 14;               // widest row segment of a register tile
+constexpr int kMaxPixels = 10;               // widest row segment of a register tile
 constexpr int kMaxChannelBlocks = 2;         // output blocks of a register tile (fwd, bwd-data)
 // Pixels a work item aims for. Small, because planes of 2^k pixels put the same pixel of
 // every row and block in one L1 set: an item must touch few rows at a time. Backward-data
@@ -103,12 +103,12 @@ struct TileArgs {
   int64_t in_row;      // floats between rows
   int64_t in_blk;      // floats between input channel blocks
   int blocks;          // input channel blocks summed
+  int last_lanes;      // real input lanes of the last of them (padding lanes are zero)
   unsigned row_taps;   // bit ky set when row y + ky - 1 lies inside the input
   const float* w;
   int64_t w_ob, w_ib;
   float* out;          // output block 0, row y, pixel x0
   int64_t out_blk;     // floats between output channel blocks
-  const float* init;   // nullptr: start from `start` (zero or bias) instead of from out
   const float* bias;   // padded bias of the first output block, or nullptr
   bool load_out;       // start from the values in out (accumulate)
   Activation act;
@@ -134,22 +134,19 @@ UNET_INLINE void tile_lane(__m512 (&acc)[OCB][NP], const float* ip, const float*
   }
 }
 
-// One row of taps (ky fixed). Narrow tiles run the three horizontal taps in one loop over the
-// 16 lanes (a longer loop, its exit predicted); wide ones give each tap its own loop, since
-// the taps share pixels and the compiler would keep the shared broadcasts live across taps
-// and spill accumulators.
+// One row of taps (ky fixed), over the first `lanes` input lanes (fewer than 16 only for the
+// last block of a tensor whose channels are not a multiple of 16, e.g. the 1-channel image).
+// The three horizontal taps share one loop over the lanes: a longer loop, its exit
+// predicted. Tiles stay at 20 accumulators or fewer: the taps read overlapping pixels and
+// the compiler keeps their shared broadcasts live, so wider tiles spill.
 template <int OCB, int NP, bool L, bool R>
-UNET_INLINE void tile_row(__m512 (&acc)[OCB][NP], const float* ip, const float* wk, int64_t w_ob) {
-  if constexpr (OCB * NP <= 20) {
-    for (int l = 0; l < kBlock; ++l) {
-      tile_lane<OCB, NP, L, R, 0>(acc, ip, wk, w_ob, l);
-      tile_lane<OCB, NP, L, R, 1>(acc, ip, wk, w_ob, l);
-      tile_lane<OCB, NP, L, R, 2>(acc, ip, wk, w_ob, l);
-    }
-  } else {
-    for (int l = 0; l < kBlock; ++l) tile_lane<OCB, NP, L, R, 0>(acc, ip, wk, w_ob, l);
-    for (int l = 0; l < kBlock; ++l) tile_lane<OCB, NP, L, R, 1>(acc, ip, wk, w_ob, l);
-    for (int l = 0; l < kBlock; ++l) tile_lane<OCB, NP, L, R, 2>(acc, ip, wk, w_ob, l);
+UNET_INLINE void tile_row(__m512 (&acc)[OCB][NP], const float* ip, const float* wk, int64_t w_ob,
+                          int lanes) {
+  static_assert(OCB * NP <= 20, "wider tiles spill accumulators");
+  for (int l = 0; l < lanes; ++l) {
+    tile_lane<OCB, NP, L, R, 0>(acc, ip, wk, w_ob, l);
+    tile_lane<OCB, NP, L, R, 1>(acc, ip, wk, w_ob, l);
+    tile_lane<OCB, NP, L, R, 2>(acc, ip, wk, w_ob, l);
   }
 }
 
@@ -166,11 +163,12 @@ void conv_tile(const TileArgs& a) {
   for (int b = 0; b < a.blocks; ++b) {
     const float* ib = a.in + b * a.in_blk;
     const float* wb = a.w + b * a.w_ib;
+    const int lanes = b + 1 == a.blocks ? a.last_lanes : kBlock;
     for (int ky = 0; ky < 3; ++ky) {
       if (!((a.row_taps >> ky) & 1u)) continue;
       const float* ip = ib + (ky - 1) * a.in_row;
       const float* wk = wb + ky * 3 * kTapFloats;
-      tile_row<OCB, NP, L, R>(acc, ip, wk, a.w_ob);
+      tile_row<OCB, NP, L, R>(acc, ip, wk, a.w_ob, lanes);
     }
   }
 #pragma GCC unroll 4
@@ -268,6 +266,7 @@ void fwd_run(const KernelCall& call, size_t begin, size_t end) {
     const float* bias = a.bias;
     for (int b0 = 0; b0 < ibs; b0 += blocks_per_pass) {
       a.blocks = std::min(blocks_per_pass, ibs - b0);
+      a.last_lanes = b0 + a.blocks == ibs ? x.c - (ibs - 1) * kBlock : kBlock;
       a.w = w.data + (int64_t(ob) * ibs + b0) * kTaps * kTapFloats;
       a.load_out = b0 > 0;
       a.bias = b0 == 0 ? bias : nullptr;
@@ -351,6 +350,7 @@ void bwd_data_run(const KernelCall& call, size_t begin, size_t end) {
           transpose16(w.data + ((int64_t(ob) * ibs + ib + o) * kTaps + (kTaps - 1 - t)) * kTapFloats,
                       wt + (o * kTaps + t) * kTapFloats);
       a.load_out = accumulate || ob > 0;
+      a.last_lanes = std::min(kBlock, dy.c - ob * kBlock);
       for (int n = c.n0; n < c.n1; ++n) {
         a.in = dy.block(n, ob);
         a.out = dx.block(n, ib);
@@ -362,19 +362,23 @@ void bwd_data_run(const KernelCall& call, size_t begin, size_t end) {
 
 // ---------------------------------------------------------------------------------------------
 // Backward weights: items are (group of up to 4 dy blocks, x block). The register tile holds
-// dw for OB dy blocks x 2 x lanes x 3 horizontal taps of one vertical tap; it sweeps a chunk
-// of rows (L1-resident) and is added back to dw, 8 lane pairs x 3 vertical taps per chunk.
+// dw for OB dy blocks x LN x lanes x 3 horizontal taps of one vertical tap; it sweeps a chunk
+// of rows (L1-resident) and is added back to dw, 16/LN lane groups x 3 vertical taps a chunk.
 
 constexpr int kMaxWeightBlocks = 4;
 constexpr int kPixelsPerChunk = 128;
 
-template <int OB, bool HasLeft, bool HasRight>
-UNET_INLINE void bww_pixel(__m512 (&acc)[OB][2][3], const float* xp, const float* gp, int64_t g_blk) {
+// Input lanes per pass for OB dy blocks: about 24 accumulators (OB x lanes x 3 taps).
+template <int OB>
+constexpr int kLanesPerPass = OB == 1 ? 8 : OB == 2 ? 4 : 2;
+
+template <int OB, int LN, bool HasLeft, bool HasRight>
+UNET_INLINE void bww_pixel(__m512 (&acc)[OB][LN][3], const float* xp, const float* gp, int64_t g_blk) {
   __m512 g[OB];
 #pragma GCC unroll 4
   for (int o = 0; o < OB; ++o) g[o] = _mm512_loadu_ps(gp + o * g_blk);
-#pragma GCC unroll 2
-  for (int l = 0; l < 2; ++l)
+#pragma GCC unroll 8
+  for (int l = 0; l < LN; ++l)
 #pragma GCC unroll 3
     for (int kx = 0; kx < 3; ++kx) {
       if ((kx == 0 && !HasLeft) || (kx == 2 && !HasRight)) continue;
@@ -384,40 +388,51 @@ UNET_INLINE void bww_pixel(__m512 (&acc)[OB][2][3], const float* xp, const float
     }
 }
 
-// Adds the contribution of output rows [y0, y1) of one image to dw tiles of vertical tap ky,
-// input lanes (lp, lp+1). x0: x block of the image; g0: first dy block; dw0: dw of
+// Adds the contribution of output rows [y0, y1) of one image to the dw tiles of vertical tap
+// ky, input lanes [l0, l0 + LN). x0: x block of the image; g0: first dy block; dw0: dw of
 // (first dy block, x block, tap 0).
 template <int OB>
 void bww_rows(const float* x0, const float* g0, int64_t g_blk, float* dw0, int64_t dw_ob, int h,
-              int w, int y0, int y1, int ky, int lp) {
+              int w, int y0, int y1, int xa, int xb, int ky, int l0) {
+  constexpr int LN = kLanesPerPass<OB>;
   const int ya = std::max(y0, 1 - ky), yb = std::min(y1, h + 1 - ky);
   if (ya >= yb) return;
-  __m512 acc[OB][2][3];
+  __m512 acc[OB][LN][3];
 #pragma GCC unroll 4
   for (int o = 0; o < OB; ++o)
-    for (int l = 0; l < 2; ++l)
+#pragma GCC unroll 8
+    for (int l = 0; l < LN; ++l)
+#pragma GCC unroll 3
       for (int kx = 0; kx < 3; ++kx)
-        acc[o][l][kx] = _mm512_loadu_ps(dw0 + o * dw_ob + (ky * 3 + kx) * kTapFloats + (2 * lp + l) * kBlock);
+        acc[o][l][kx] = _mm512_loadu_ps(dw0 + o * dw_ob + (ky * 3 + kx) * kTapFloats + (l0 + l) * kBlock);
   for (int y = ya; y < yb; ++y) {
-    const float* xr = x0 + (int64_t(y + ky - 1) * w) * kBlock + 2 * lp;
+    const float* xr = x0 + (int64_t(y + ky - 1) * w) * kBlock + l0;
     const float* gr = g0 + int64_t(y) * w * kBlock;
     if (w == 1) {
-      bww_pixel<OB, false, false>(acc, xr, gr, g_blk);
+      bww_pixel<OB, LN, false, false>(acc, xr, gr, g_blk);
       continue;
     }
-    bww_pixel<OB, false, true>(acc, xr, gr, g_blk);
-    for (int x = 1; x < w - 1; ++x) bww_pixel<OB, true, true>(acc, xr + x * kBlock, gr + x * kBlock, g_blk);
-    bww_pixel<OB, true, false>(acc, xr + (w - 1) * kBlock, gr + (w - 1) * kBlock, g_blk);
+    int x = xa;
+    if (x == 0) bww_pixel<OB, LN, false, true>(acc, xr, gr, g_blk), x = 1;
+    const int interior_end = xb == w ? w - 1 : xb;
+    for (; x < interior_end; ++x)
+      bww_pixel<OB, LN, true, true>(acc, xr + x * kBlock, gr + x * kBlock, g_blk);
+    if (xb == w) bww_pixel<OB, LN, true, false>(acc, xr + (w - 1) * kBlock, gr + (w - 1) * kBlock, g_blk);
   }
 #pragma GCC unroll 4
   for (int o = 0; o < OB; ++o)
-    for (int l = 0; l < 2; ++l)
+#pragma GCC unroll 8
+    for (int l = 0; l < LN; ++l)
+#pragma GCC unroll 3
       for (int kx = 0; kx < 3; ++kx)
-        _mm512_storeu_ps(dw0 + o * dw_ob + (ky * 3 + kx) * kTapFloats + (2 * lp + l) * kBlock, acc[o][l][kx]);
+        _mm512_storeu_ps(dw0 + o * dw_ob + (ky * 3 + kx) * kTapFloats + (l0 + l) * kBlock, acc[o][l][kx]);
 }
 
-using RowsFn = void (*)(const float*, const float*, int64_t, float*, int64_t, int, int, int, int, int, int);
+using RowsFn = void (*)(const float*, const float*, int64_t, float*, int64_t, int, int, int, int, int,
+                        int, int, int);
 constexpr RowsFn kWeightRows[kMaxWeightBlocks] = {bww_rows<1>, bww_rows<2>, bww_rows<3>, bww_rows<4>};
+constexpr int kWeightLanes[kMaxWeightBlocks] = {kLanesPerPass<1>, kLanesPerPass<2>, kLanesPerPass<3>,
+                                                kLanesPerPass<4>};
 
 size_t bwd_weights_work(const KernelCall& call) {
   const TensorArg &x = call.t[0], &w = call.t[2], &dy = call.t[1];
@@ -432,19 +447,27 @@ void bwd_weights_run(const KernelCall& call, size_t begin, size_t end) {
   const int ibs = channel_blocks(x.c), obs = channel_blocks(dy.c);
   const int64_t plane = int64_t(x.h) * x.w * kBlock;
   const int64_t dw_ob = int64_t(ibs) * kTaps * kTapFloats;
+  // Chunks of about kPixelsPerChunk pixels: several rows of a narrow image, or a piece of
+  // one row of a wide one (rows of 2^k pixels share L1 sets, so few rows at a time).
   const int chunk = std::clamp(kPixelsPerChunk / x.w, 1, x.h);
+  const int col_chunks = (x.w + kPixelsPerChunk / 2 - 1) / (kPixelsPerChunk / 2);
   for (size_t item = begin; item < end; ++item) {
     const int ib = static_cast<int>(item % ibs);
     const int ob = static_cast<int>(item / ibs) * kMaxWeightBlocks;
     const int ocb = std::min(kMaxWeightBlocks, obs - ob);
     float* dw0 = dw.data + (int64_t(ob) * ibs + ib) * kTaps * kTapFloats;
     const RowsFn rows = kWeightRows[ocb - 1];
+    const int lanes = kWeightLanes[ocb - 1];
+    const int x_lanes = std::min(kBlock, x.c - ib * kBlock);  // the rest are zero
     for (int n = 0; n < x.n; ++n)
       for (int y0 = 0; y0 < x.h; y0 += chunk) {
         const int y1 = std::min(x.h, y0 + chunk);
-        for (int ky = 0; ky < 3; ++ky)
-          for (int lp = 0; lp < kBlock / 2; ++lp)
-            rows(x.block(n, ib), dy.block(n, ob), plane, dw0, dw_ob, x.h, x.w, y0, y1, ky, lp);
+        for (int cc = 0; cc < col_chunks; ++cc) {
+          const int xa = x.w * cc / col_chunks, xb = x.w * (cc + 1) / col_chunks;
+          for (int ky = 0; ky < 3; ++ky)
+            for (int l0 = 0; l0 < x_lanes; l0 += lanes)
+              rows(x.block(n, ib), dy.block(n, ob), plane, dw0, dw_ob, x.h, x.w, y0, y1, xa, xb, ky, l0);
+        }
       }
     if (ib == 0 && db.data) {
       for (int o = 0; o < ocb; ++o) {
