@@ -366,7 +366,7 @@ void bwd_data_run(const KernelCall& call, size_t begin, size_t end) {
 // of rows (L1-resident) and is added back to dw, 16/LN lane groups x 3 vertical taps a chunk.
 
 constexpr int kMaxWeightBlocks = 4;
-constexpr int kPixelsPerChunk = 128;
+constexpr int kPixelsPerChunk = 256;
 
 // Input lanes per pass for OB dy blocks: about 24 accumulators (OB x lanes x 3 taps).
 template <int OB>
