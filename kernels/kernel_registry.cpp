@@ -37,10 +37,11 @@ const KernelInfo* reference_kernel(Family family) {
   return nullptr;
 }
 
-const KernelInfo* best_kernel(Family family, Tier tier) {
+const KernelInfo* best_kernel(Family family, Tier tier, const KernelCall* shape) {
   const KernelInfo* best = nullptr;
   for (const auto& k : all_kernels())
-    if (k.family == family && tier_includes(tier, k.tier) && (!best || k.priority > best->priority))
+    if (k.family == family && tier_includes(tier, k.tier) && (!best || k.priority > best->priority) &&
+        (!shape || !k.supports || k.supports(*shape)))
       best = &k;
   return best;
 }

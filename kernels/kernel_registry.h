@@ -19,13 +19,18 @@ struct KernelInfo {
   int priority;  // among kernels usable for a family and tier, the highest is preferred
   WorkFn work;
   RunFn run;
+  // The shapes and attributes it computes (only dims and attributes of the call are set, no
+  // data); nullptr: every call its family allows. A kernel that declines a shape leaves it to
+  // the next-best kernel, so fast paths stay small.
+  bool (*supports)(const KernelCall&) = nullptr;
 };
 
 std::span<const KernelInfo> all_kernels();
 const KernelInfo* find_kernel(std::string_view name);  // nullptr if unknown
 const KernelInfo* reference_kernel(Family family);     // the scalar specification
-// The preferred kernel of `family` that a plan compiled for `tier` may use.
-const KernelInfo* best_kernel(Family family, Tier tier);
+// The preferred kernel of `family` that a plan compiled for `tier` may use; with `shape`,
+// only kernels that support that call.
+const KernelInfo* best_kernel(Family family, Tier tier, const KernelCall* shape = nullptr);
 
 // Tables contributed by each implementation folder.
 std::span<const KernelInfo> reference_kernels();  // kernels/ref/

@@ -4,32 +4,15 @@
 
 #include <fmt/format.h>
 
+#include "plan/plan_views.h"
 #include "runtime/runtime_error.h"
 
 namespace unet::runtime {
 
 using kernels::TensorArg;
-using plan::Layout;
 
 TensorArg tensor_view(const plan::Plan& plan, std::byte* arena, int id) {
-  const plan::Tensor& t = plan.tensors.at(static_cast<size_t>(id));
-  TensorArg a;
-  a.data = reinterpret_cast<float*>(arena + t.offset);
-  a.n = static_cast<int32_t>(t.n);
-  a.c = static_cast<int32_t>(t.c);
-  a.h = static_cast<int32_t>(t.h);
-  a.w = static_cast<int32_t>(t.w);
-  switch (t.layout) {
-    case Layout::nChw16c: {
-      const plan::Tensor& base = t.view_of >= 0 ? plan.tensors.at(static_cast<size_t>(t.view_of)) : t;
-      a.image_stride = static_cast<int64_t>(kernels::padded_channels(static_cast<int>(base.c))) * t.h * t.w;
-      break;
-    }
-    case Layout::nhw: a.image_stride = static_cast<int64_t>(t.h) * t.w; break;
-    case Layout::flat: a.image_stride = t.w; break;
-    case Layout::oihw16i16o: a.image_stride = 0; break;
-  }
-  return a;
+  return plan::tensor_arg(plan, id, arena);
 }
 
 Executor::Executor(const plan::Plan& plan, std::byte* arena, ThreadPool& threads)
@@ -48,10 +31,7 @@ std::vector<Executor::BoundOp> Executor::bind(const std::vector<plan::Op>& ops) 
     b.kernel = kernels::find_kernel(op.kernel);
     if (!b.kernel)  // the validator refuses such plans; this guards direct callers
       throw RuntimeError(fmt::format("op '{}': unknown kernel '{}'", op.label, op.kernel));
-    for (int r = 0; r < kernels::kMaxTensors; ++r)
-      if (op.tensors[r] >= 0) b.call.t[r] = tensor_view(plan_, arena_, op.tensors[r]);
-    for (int k = 0; k < kernels::kMaxIntAttrs; ++k) b.call.i[k] = op.i[k];
-    for (int k = 0; k < kernels::kMaxFloatAttrs; ++k) b.call.f[k] = op.f[k];
+    b.call = plan::op_call(plan_, op, arena_);
     b.call.step = &scalars_;
     b.work = b.kernel->work(b.call);
     bound.push_back(b);
