@@ -77,8 +77,12 @@ struct ThreadPool::Impl {
   explicit Impl(int n) : threads(n), arena(n) {}
 };
 
+// TBB hands each task the floating-point settings its arena's context captured when the
+// arena was set up, overriding what a worker set itself: so the flush-to-zero mode must be on
+// in the creating thread before the arena exists.
 ThreadPool::ThreadPool(const ThreadOptions& options)
-    : impl_(std::make_unique<Impl>(options.num_threads > 0 ? options.num_threads : default_num_threads())) {
+    : impl_((flush_denormals(),
+             std::make_unique<Impl>(options.num_threads > 0 ? options.num_threads : default_num_threads()))) {
   impl_->arena.initialize();
   impl_->flusher = std::make_unique<DenormalFlusher>(impl_->arena);
   if (options.pin && impl_->threads > 1) impl_->pinner = std::make_unique<CorePinner>(impl_->arena);

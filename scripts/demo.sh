@@ -4,7 +4,7 @@
 # Knobs (environment): SUBJECTS, EPOCHS, BATCH (global), MICRO (plan batch), THREADS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/build.sh
+bash scripts/build.sh unetsynth unetconvert unetc unetrun
 
 out=out/demo
 bin=build/tools
