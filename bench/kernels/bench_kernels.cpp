@@ -124,6 +124,14 @@ void register_all() {
           ->Unit(benchmark::kMillisecond)
           ->MinTime(0.3);
   }
+  // The widest layers with one image (its tensors near L2 size): the gap to the batch-8
+  // figure is the cost of streaming x and dy from L3 / memory.
+  for (Family f : families)
+    for (const Layer& wide : {Layer{32, 32, 128}, Layer{64, 32, 128}})
+      benchmark::RegisterBenchmark(layer_name(f, 1, wide, *conv3x3_kernel(f)).c_str(), run_layer, f, 1, wide,
+                                   conv3x3_kernel(f))
+          ->Unit(benchmark::kMillisecond)
+          ->MinTime(0.3);
 }
 
 }  // namespace

@@ -366,7 +366,7 @@ void bwd_data_run(const KernelCall& call, size_t begin, size_t end) {
 // of rows (L1-resident) and is added back to dw, 16/LN lane groups x 3 vertical taps a chunk.
 
 constexpr int kMaxWeightBlocks = 4;
-constexpr int kPixelsPerChunk = 256;
+constexpr int kPixelsPerChunk = 128;
 
 // Input lanes per pass for OB dy blocks: about 24 accumulators (OB x lanes x 3 taps).
 template <int OB>
@@ -390,10 +390,12 @@ UNET_INLINE void bww_pixel(__m512 (&acc)[OB][LN][3], const float* xp, const floa
 
 // Adds the contribution of output rows [y0, y1) of one image to the dw tiles of vertical tap
 // ky, input lanes [l0, l0 + LN). x0: x block of the image; g0: first dy block; dw0: dw of
-// (first dy block, x block, tap 0).
-template <int OB>
+// (first dy block, x block, tap 0). With PF, one cache line a pixel from pf on is
+// prefetched into L2: the next chunk's rows, which the hardware prefetcher fetches late
+// (each row of a wide image is its own 4 KB page).
+template <int OB, bool PF>
 void bww_rows(const float* x0, const float* g0, int64_t g_blk, float* dw0, int64_t dw_ob, int h,
-              int w, int y0, int y1, int xa, int xb, int ky, int l0) {
+              int w, int y0, int y1, int xa, int xb, int ky, int l0, const float* pf) {
   constexpr int LN = kLanesPerPass<OB>;
   const int ya = std::max(y0, 1 - ky), yb = std::min(y1, h + 1 - ky);
   if (ya >= yb) return;
@@ -415,8 +417,14 @@ void bww_rows(const float* x0, const float* g0, int64_t g_blk, float* dw0, int64
     int x = xa;
     if (x == 0) bww_pixel<OB, LN, false, true>(acc, xr, gr, g_blk), x = 1;
     const int interior_end = xb == w ? w - 1 : xb;
-    for (; x < interior_end; ++x)
-      bww_pixel<OB, LN, true, true>(acc, xr + x * kBlock, gr + x * kBlock, g_blk);
+    for (; x < interior_end; ++x) {
+      // Hides from the compiler that this pixel's right tap is the next pixel's centre tap:
+      // carrying those broadcasts across iterations needs more than 32 registers and spills.
+      const float* xp = xr + x * kBlock;
+      asm("" : "+r"(xp));
+      if constexpr (PF) _mm_prefetch(reinterpret_cast<const char*>(pf), _MM_HINT_T1), pf += kBlock;
+      bww_pixel<OB, LN, true, true>(acc, xp, gr + x * kBlock, g_blk);
+    }
     if (xb == w) bww_pixel<OB, LN, true, false>(acc, xr + (w - 1) * kBlock, gr + (w - 1) * kBlock, g_blk);
   }
 #pragma GCC unroll 4
@@ -429,10 +437,24 @@ void bww_rows(const float* x0, const float* g0, int64_t g_blk, float* dw0, int64
 }
 
 using RowsFn = void (*)(const float*, const float*, int64_t, float*, int64_t, int, int, int, int, int,
-                        int, int, int);
-constexpr RowsFn kWeightRows[kMaxWeightBlocks] = {bww_rows<1>, bww_rows<2>, bww_rows<3>, bww_rows<4>};
+                        int, int, int, const float*);
+constexpr RowsFn kWeightRows[2][kMaxWeightBlocks] = {
+    {bww_rows<1, false>, bww_rows<2, false>, bww_rows<3, false>, bww_rows<4, false>},
+    {bww_rows<1, true>, bww_rows<2, true>, bww_rows<3, true>, bww_rows<4, true>}};
 constexpr int kWeightLanes[kMaxWeightBlocks] = {kLanesPerPass<1>, kLanesPerPass<2>, kLanesPerPass<3>,
                                                 kLanesPerPass<4>};
+
+// Adds the pixels [p0, p1) of dy block g to the bias sum s (16 lanes).
+UNET_INLINE __m512 sum_pixels(__m512 s, const float* g, int64_t p0, int64_t p1) {
+  __m512 s1 = _mm512_setzero_ps();
+  int64_t p = p0;
+  for (; p + 1 < p1; p += 2) {
+    s = _mm512_add_ps(s, _mm512_loadu_ps(g + p * kBlock));
+    s1 = _mm512_add_ps(s1, _mm512_loadu_ps(g + (p + 1) * kBlock));
+  }
+  if (p < p1) s = _mm512_add_ps(s, _mm512_loadu_ps(g + p * kBlock));
+  return _mm512_add_ps(s, s1);
+}
 
 size_t bwd_weights_work(const KernelCall& call) {
   const TensorArg &x = call.t[0], &w = call.t[2], &dy = call.t[1];
@@ -447,45 +469,50 @@ void bwd_weights_run(const KernelCall& call, size_t begin, size_t end) {
   const int ibs = channel_blocks(x.c), obs = channel_blocks(dy.c);
   const int64_t plane = int64_t(x.h) * x.w * kBlock;
   const int64_t dw_ob = int64_t(ibs) * kTaps * kTapFloats;
-  // Chunks of about kPixelsPerChunk pixels: several rows of a narrow image, or a piece of
-  // one row of a wide one (rows of 2^k pixels share L1 sets, so few rows at a time).
+  // Chunks of whole rows, about kPixelsPerChunk pixels, swept 3 x 16 / LN times from L1;
+  // rows wider than 2 * kPixelsPerChunk are cut into column pieces.
   const int chunk = std::clamp(kPixelsPerChunk / x.w, 1, x.h);
-  const int col_chunks = (x.w + kPixelsPerChunk / 2 - 1) / (kPixelsPerChunk / 2);
+  const int col_chunks = (x.w + 2 * kPixelsPerChunk - 1) / (2 * kPixelsPerChunk);
   for (size_t item = begin; item < end; ++item) {
     const int ib = static_cast<int>(item % ibs);
     const int ob = static_cast<int>(item / ibs) * kMaxWeightBlocks;
     const int ocb = std::min(kMaxWeightBlocks, obs - ob);
     float* dw0 = dw.data + (int64_t(ob) * ibs + ib) * kTaps * kTapFloats;
-    const RowsFn rows = kWeightRows[ocb - 1];
     const int lanes = kWeightLanes[ocb - 1];
     const int x_lanes = std::min(kBlock, x.c - ib * kBlock);  // the rest are zero
+    // The bias gradient rides along with the first x block, summed while dy is in L1.
+    const bool bias = ib == 0 && db.data != nullptr;
+    __m512 bsum[kMaxWeightBlocks] = {};
     for (int n = 0; n < x.n; ++n)
       for (int y0 = 0; y0 < x.h; y0 += chunk) {
         const int y1 = std::min(x.h, y0 + chunk);
+        // The next chunk: its dy rows and the x rows it adds, prefetched by the passes of
+        // the centre tap (ky = 1: every row of the chunk), one stream a pass.
+        const bool last = n + 1 == x.n && y1 == x.h;
+        const int nn = y1 == x.h ? n + 1 : n, ny0 = y1 == x.h ? 0 : y1;
+        const float* next[kMaxWeightBlocks + 1] = {};
+        if (!last && col_chunks == 1) {
+          for (int o = 0; o < ocb; ++o) next[o] = dy.block(nn, ob + o) + int64_t(ny0) * x.w * kBlock;
+          next[ocb] = x.block(nn, ib) + int64_t(nn == n ? ny0 + 1 : 0) * x.w * kBlock;
+        }
         for (int cc = 0; cc < col_chunks; ++cc) {
           const int xa = x.w * cc / col_chunks, xb = x.w * (cc + 1) / col_chunks;
           for (int ky = 0; ky < 3; ++ky)
-            for (int l0 = 0; l0 < x_lanes; l0 += lanes)
-              rows(x.block(n, ib), dy.block(n, ob), plane, dw0, dw_ob, x.h, x.w, y0, y1, xa, xb, ky, l0);
+            for (int l0 = 0, pass = 0; l0 < x_lanes; l0 += lanes, ++pass) {
+              const float* pf = ky == 1 && pass <= ocb ? next[pass] : nullptr;
+              kWeightRows[pf != nullptr][ocb - 1](x.block(n, ib), dy.block(n, ob), plane, dw0, dw_ob, x.h,
+                                                  x.w, y0, y1, xa, xb, ky, l0, pf);
+            }
         }
+        if (bias)
+          for (int o = 0; o < ocb; ++o)
+            bsum[o] = sum_pixels(bsum[o], dy.block(n, ob + o), int64_t(y0) * x.w, int64_t(y1) * x.w);
       }
-    if (ib == 0 && db.data) {
+    if (bias)
       for (int o = 0; o < ocb; ++o) {
-        __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
-        for (int n = 0; n < dy.n; ++n) {
-          const float* g = dy.block(n, ob + o);
-          const int64_t count = int64_t(dy.h) * dy.w;
-          int64_t p = 0;
-          for (; p + 1 < count; p += 2) {
-            s0 = _mm512_add_ps(s0, _mm512_loadu_ps(g + p * kBlock));
-            s1 = _mm512_add_ps(s1, _mm512_loadu_ps(g + (p + 1) * kBlock));
-          }
-          if (p < count) s0 = _mm512_add_ps(s0, _mm512_loadu_ps(g + p * kBlock));
-        }
         float* bp = db.data + (ob + o) * kBlock;
-        _mm512_storeu_ps(bp, _mm512_add_ps(_mm512_loadu_ps(bp), _mm512_add_ps(s0, s1)));
+        _mm512_storeu_ps(bp, _mm512_add_ps(_mm512_loadu_ps(bp), bsum[o]));
       }
-    }
   }
 }
 
