@@ -32,7 +32,7 @@ namespace {
 
 constexpr int kTaps = 9;
 constexpr int kTapFloats = kBlock * kBlock;  // one 16x16 weight tile
-constexpr int kMaxPixels = 12;               // widest row segment of a register tile
+constexpr int kMaxPixels = 10;               // widest row segment of a register tile
 constexpr int kMaxChannelBlocks = 2;         // output blocks of a register tile (fwd, bwd-data)
 // Pixels a work item aims for. Small, because planes of 2^k pixels put the same pixel of
 // every row and block in one L1 set: an item must touch few rows at a time. Backward-data
@@ -41,7 +41,7 @@ constexpr int kForwardPixelsPerItem = 64;
 constexpr int kBackwardPixelsPerItem = 128;
 // Forward: input blocks per sweep of an item's rows (their weights stay in L1); narrow
 // images, whose rows do not collide in L1, take more per sweep and store partial sums less.
-inline int input_blocks_per_pass(int w) { return w >= 32 ? 1 : 2; }
+inline int input_blocks_per_pass(int w) { return w >= 64 ? 2 : 2; }
 
 // The fast path: 3x3 taps, stride 1, padding 1 on both axes, output as large as the input.
 bool is_same_3x3(const TensorArg& in, const TensorArg& w, const TensorArg& out, const KernelCall& call) {
@@ -119,37 +119,38 @@ struct TileArgs {
   __mmask16 lanes[kMaxChannelBlocks];  // real lanes of each output block
 };
 
+// One input lane l of horizontal tap KX: OCB weight vectors, NP broadcasts, OCB x NP FMAs.
+template <int OCB, int NP, bool L, bool R, int KX>
+UNET_INLINE void tile_lane(__m512 (&acc)[OCB][NP], const float* ip, const float* wk, int64_t w_ob,
+                           int l) {
+  constexpr int first = (L && KX == 0) ? 1 : 0;
+  constexpr int last = (R && KX == 2) ? NP - 1 : NP;
+  const float* xp = ip + (KX - 1) * kBlock + l;
+  const float* wt = wk + KX * kTapFloats + l * kBlock;
+  __m512 wv[OCB];
+#pragma GCC unroll 4
+  for (int o = 0; o < OCB; ++o) wv[o] = _mm512_loadu_ps(wt + o * w_ob);
+#pragma GCC unroll 16
+  for (int p = first; p < last; ++p) {
+    const __m512 xb = _mm512_set1_ps(xp[p * kBlock]);
+#pragma GCC unroll 4
+    for (int o = 0; o < OCB; ++o) acc[o][p] = _mm512_fmadd_ps(wv[o], xb, acc[o][p]);
+  }
+}
+
 // One row of taps (ky fixed), over the first `lanes` input lanes (fewer than 16 only for the
 // last block of a tensor whose channels are not a multiple of 16, e.g. the 1-channel image).
-// Per lane, each input pixel of the segment (and its two neighbours) is broadcast once and
-// feeds the three horizontal taps of the output pixels it touches: 3 x OCB weight vectors,
-// NP + 2 broadcasts and 3 x OCB x NP FMAs. The empty asm hides that one lane's loads
-// continue the previous lane's, so the compiler does not carry loads across lanes (it
-// would run out of registers and spill accumulators).
+// The three horizontal taps share one loop over the lanes: a longer loop, its exit
+// predicted. Tiles stay at 20 accumulators or fewer: the taps read overlapping pixels and
+// the compiler keeps their shared broadcasts live, so wider tiles spill.
 template <int OCB, int NP, bool L, bool R>
 UNET_INLINE void tile_row(__m512 (&acc)[OCB][NP], const float* ip, const float* wk, int64_t w_ob,
                           int lanes) {
-  static_assert(OCB * NP + 3 * OCB + 1 <= 32, "the tile would spill");
+  static_assert(OCB * NP <= 20, "wider tiles spill accumulators");
   for (int l = 0; l < lanes; ++l) {
-    const float* xp = ip + l;
-    const float* wl = wk + l * kBlock;
-    asm("" : "+r"(xp), "+r"(wl));
-    __m512 wv[3][OCB];
-#pragma GCC unroll 3
-    for (int kx = 0; kx < 3; ++kx)
-#pragma GCC unroll 4
-      for (int o = 0; o < OCB; ++o) wv[kx][o] = _mm512_loadu_ps(wl + kx * kTapFloats + o * w_ob);
-#pragma GCC unroll 32
-    for (int j = L ? 0 : -1; j < (R ? NP : NP + 1); ++j) {
-      const __m512 xb = _mm512_set1_ps(xp[j * kBlock]);
-#pragma GCC unroll 3
-      for (int kx = 0; kx < 3; ++kx) {
-        const int p = j + 1 - kx;  // output pixel that sees input pixel j through tap kx
-        if (p < 0 || p >= NP) continue;
-#pragma GCC unroll 4
-        for (int o = 0; o < OCB; ++o) acc[o][p] = _mm512_fmadd_ps(wv[kx][o], xb, acc[o][p]);
-      }
-    }
+    tile_lane<OCB, NP, L, R, 0>(acc, ip, wk, w_ob, l);
+    tile_lane<OCB, NP, L, R, 1>(acc, ip, wk, w_ob, l);
+    tile_lane<OCB, NP, L, R, 2>(acc, ip, wk, w_ob, l);
   }
 }
 
