@@ -340,6 +340,10 @@ size_t bwd_data_work(const KernelCall& call) {
   return split_of(dx.n, dx.h, dx.w, groups, kBackwardPixelsPerItem).items();
 }
 
+// dy blocks summed per sweep of an item's rows: two halve the partial sums stored and
+// reloaded; their transposed weights (36 KB) still leave L1 room for the rows.
+constexpr int kDyBlocksPerPass = 2;
+
 void bwd_data_run(const KernelCall& call, size_t begin, size_t end) {
   const TensorArg &dy = call.t[0], &w = call.t[1], &dx = call.t[2];
   if (!is_same_3x3(dy, w, dx, call)) return ref::conv2d_bwd_data_run(call, begin, end);
@@ -348,29 +352,30 @@ void bwd_data_run(const KernelCall& call, size_t begin, size_t end) {
                            kBackwardPixelsPerItem);
   const int64_t plane = int64_t(dx.h) * dx.w * kBlock;
   const bool accumulate = call.i[kAttrAccumulate] != 0;
-  // [dx block of the group][tap][dy lane][16 dx lanes]: 18 KB.
-  alignas(64) float wt[kMaxChannelBlocks * kTaps * kTapFloats];
+  // [dx block of the group][dy block of the pass][tap][dy lane][16 dx lanes].
+  alignas(64) float wt[kMaxChannelBlocks * kDyBlocksPerPass * kTaps * kTapFloats];
   for (size_t item = begin; item < end; ++item) {
     const ItemCoords c = coords_of(s, item, dx.n, dx.h);
     const int ib = c.cg * kMaxChannelBlocks, icb = std::min(kMaxChannelBlocks, ibs - ib);
     TileArgs a{};
     a.in_row = int64_t(dy.w) * kBlock;
     a.in_blk = plane;
-    a.blocks = 1;
     a.w = wt;
-    a.w_ob = kTaps * kTapFloats;
-    a.w_ib = 0;
+    a.w_ob = kDyBlocksPerPass * kTaps * kTapFloats;
+    a.w_ib = kTaps * kTapFloats;
     a.out_blk = plane;
     a.bias = nullptr;
     a.act = Activation::none;
     for (int o = 0; o < icb; ++o) a.lanes[o] = real_lanes(ib + o, dx.c);
-    for (int ob = 0; ob < obs; ++ob) {
+    for (int ob = 0; ob < obs; ob += kDyBlocksPerPass) {
+      a.blocks = std::min(kDyBlocksPerPass, obs - ob);
       for (int o = 0; o < icb; ++o)
-        for (int t = 0; t < kTaps; ++t)
-          transpose16(w.data + ((int64_t(ob) * ibs + ib + o) * kTaps + (kTaps - 1 - t)) * kTapFloats,
-                      wt + (o * kTaps + t) * kTapFloats);
+        for (int b = 0; b < a.blocks; ++b)
+          for (int t = 0; t < kTaps; ++t)
+            transpose16(w.data + ((int64_t(ob + b) * ibs + ib + o) * kTaps + (kTaps - 1 - t)) * kTapFloats,
+                        wt + ((o * kDyBlocksPerPass + b) * kTaps + t) * kTapFloats);
       a.load_out = accumulate || ob > 0;
-      a.last_lanes = std::min(kBlock, dy.c - ob * kBlock);
+      a.last_lanes = std::min(kBlock, dy.c - (ob + a.blocks - 1) * kBlock);
       for (int n = c.n0; n < c.n1; ++n) {
         a.in = dy.block(n, ob);
         a.out = dx.block(n, ib);
