@@ -1,5 +1,7 @@
 #include "runtime_fixtures.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <vector>
 
@@ -55,7 +57,8 @@ void write_dataset(const std::string& dir, const std::string& split, int n, int 
 }
 
 std::string temp_dir(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() / ("unet_test_" + name);
+  // ctest runs each test in its own process, in parallel: the pid keeps their folders apart.
+  const auto dir = std::filesystem::temp_directory_path() / ("unet_test_" + name + "_" + std::to_string(getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir.string();
