@@ -226,7 +226,9 @@ NiftiVolume read_nifti(const std::string& path) {
   return vol;
 }
 
-void read_nifti(const std::string& path, NiftiVolume& out) {
+void read_nifti(const std::string& path, NiftiVolume& out) { read_nifti(path, out, NiftiChunkVisitor()); }
+
+void read_nifti(const std::string& path, NiftiVolume& out, const NiftiChunkVisitor& visit) {
   std::vector<uint8_t> bytes = slurp(path);
   const bool gz = bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b;
   const size_t plain_size = bytes.size();
@@ -348,6 +350,7 @@ void read_nifti(const std::string& path, NiftiVolume& out) {
       case NiftiDatatype::f32: convert<float>(p, n, swap, slope, inter, dst); break;
       case NiftiDatatype::f64: convert<double>(p, n, swap, slope, inter, dst); break;
     }
+    if (visit) visit(dst, first, n);
   }
   src->finish();
   out = std::move(vol);
