@@ -92,7 +92,7 @@ ThreadPool::~ThreadPool() = default;
 
 int ThreadPool::size() const { return impl_->threads; }
 
-void ThreadPool::parallel_for(size_t work, const std::function<void(size_t, size_t)>& body) {
+void ThreadPool::parallel_for(size_t work, FunctionRef<void(size_t, size_t)> body) {
   if (work == 0) return;
   const size_t parts = std::min<size_t>(work, static_cast<size_t>(impl_->threads));
   if (parts <= 1) {

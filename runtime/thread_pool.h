@@ -1,8 +1,9 @@
 // The compute threads: one TBB arena per process, each op's work split statically.
 #pragma once
 #include <cstddef>
-#include <functional>
 #include <memory>
+
+#include "runtime/function_ref.h"
 
 namespace unet::runtime {
 
@@ -21,7 +22,7 @@ class ThreadPool {
   int size() const;
   // Calls body(begin, end) on disjoint ranges covering [0, work), one contiguous range per
   // thread (static partitioning: the same split every step).
-  void parallel_for(size_t work, const std::function<void(size_t, size_t)>& body);
+  void parallel_for(size_t work, FunctionRef<void(size_t, size_t)> body);
 
  private:
   struct Impl;

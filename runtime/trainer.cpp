@@ -78,7 +78,7 @@ std::vector<size_t> Trainer::epoch_order(int epoch) const {
 }
 
 StepResult train_step(Engine& engine, uint64_t step, size_t micro, const LearningRate& lr,
-                      const std::function<void(size_t)>& load) {
+                      FunctionRef<void(size_t)> load) {
   const plan::Plan& p = engine.plan();
   const size_t b = p.batch;
   Executor& ex = engine.executor();

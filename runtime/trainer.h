@@ -2,10 +2,10 @@
 // gradient accumulation, -log(Dice) over the whole global batch, Adam with exponential decay.
 #pragma once
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
+#include "runtime/function_ref.h"
 #include "runtime/batch_prefetcher.h"
 #include "runtime/dataset.h"
 #include "runtime/engine.h"
@@ -60,7 +60,7 @@ struct DiceSums {
 // One global step of `micro` micro-batches: zero gradients, forward/backward per micro-batch,
 // one Adam update at `step`. load(j) fills the plan's input and target with micro-batch j.
 StepResult train_step(Engine& engine, uint64_t step, size_t micro, const LearningRate& lr,
-                      const std::function<void(size_t)>& load);
+                      FunctionRef<void(size_t)> load);
 
 class Trainer {
  public:
