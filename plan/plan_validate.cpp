@@ -357,7 +357,7 @@ class Validator {
     const std::string_view family = kernels::family_name(op.family);
     const kernels::KernelInfo* info = lookup_(op.kernel);
     expect(info != nullptr, where,
-           fmt::format("kernel '{}' is not known to this unetrun", op.kernel));
+           fmt::format("kernel '{}' is not known to this build (recompile the plan with unetc)", op.kernel));
     expect(info->family == op.family, where,
            fmt::format("kernel '{}' has family {}, the op has {}", op.kernel,
                        kernels::family_name(info->family), family));

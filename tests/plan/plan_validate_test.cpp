@@ -100,7 +100,7 @@ TEST(PlanValidate, UnknownKernel) {
   plan.forward[tiny::op_conv1].kernel = "conv2d_fwd_f32_nope";
   EXPECT_EQ(validation_error(plan),
             "plan.bin: forward op 0 'conv1': kernel 'conv2d_fwd_f32_nope' is not known to this "
-            "unetrun");
+            "build (recompile the plan with unetc)");
 }
 
 TEST(PlanValidate, KernelFamilyMismatch) {
