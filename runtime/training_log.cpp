@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include <fmt/format.h>
 
@@ -11,6 +12,9 @@ namespace unet::runtime {
 
 TrainingLog::TrainingLog(const std::string& path, bool echo) : echo_(echo) {
   if (path.empty()) return;
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  std::error_code ec;
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);  // fopen names the failure
   file_ = std::fopen(path.c_str(), "a");
   if (!file_) throw RuntimeError(fmt::format("{}: cannot open the training log: {}", path, std::strerror(errno)));
 }
