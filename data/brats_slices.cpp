@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstring>
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -208,7 +209,103 @@ std::vector<int64_t> crop_gather_table(int64_t nx, int64_t ny, int size, int rot
   return table;
 }
 
+
+// The gather table as runs: dst[t] = src[start + step * t] for t < len, or zeros where the
+// slice is padding (start < 0). A crop's rows are unit-stride runs (forward or, turned,
+// backward), which SSE2 normalises four pixels at a time.
+struct GatherRun {
+  size_t dst;
+  int64_t start, step;
+  size_t len;
+};
+
+std::vector<GatherRun> gather_runs(const std::vector<int64_t>& table) {
+  std::vector<GatherRun> runs;
+  const size_t n = table.size();
+  for (size_t p = 0; p < n;) {
+    size_t q = p + 1;
+    if (table[p] < 0) {
+      while (q < n && table[q] < 0) ++q;
+      runs.push_back({p, -1, 0, q - p});
+    } else {
+      const int64_t step = q < n && table[q] >= 0 ? table[q] - table[p] : 1;
+      while (q < n && table[q] >= 0 && table[q] - table[q - 1] == step) ++q;
+      runs.push_back({p, table[p], step, q - p});
+    }
+    p = q;
+  }
+  return runs;
+}
+
+void gather_normalised(const float* base, const std::vector<GatherRun>& runs, const ZScore& norm, float* dst) {
+  for (const GatherRun& r : runs) {
+    float* out = dst + r.dst;
+    if (r.start < 0) {
+      std::fill(out, out + r.len, 0.f);
+      continue;
+    }
+    const float* src = base + r.start;
+    size_t t = 0;
+#ifdef __SSE2__
+    if (r.step == 1 || r.step == -1) {
+      const __m128 mean = _mm_set1_ps(norm.mean), inv_sd = _mm_set1_ps(norm.inv_sd), zero = _mm_setzero_ps();
+      for (; t + 4 <= r.len; t += 4) {
+        __m128 v;
+        if (r.step == 1) {
+          v = _mm_loadu_ps(src + t);
+        } else {
+          v = _mm_loadu_ps(src - t - 3);
+          v = _mm_shuffle_ps(v, v, _MM_SHUFFLE(0, 1, 2, 3));
+        }
+        // The scalar ZScore's arithmetic, so both give the same bits; background stays 0.
+        const __m128 z = _mm_mul_ps(_mm_sub_ps(v, mean), inv_sd);
+        _mm_storeu_ps(out + t, _mm_and_ps(z, _mm_cmpneq_ps(v, zero)));
+      }
+    }
+#endif
+    for (; t < r.len; ++t) out[t] = norm(src[static_cast<int64_t>(t) * r.step]);
+  }
+}
+
+void gather_classes(const float* base, const std::vector<GatherRun>& runs, uint8_t* dst) {
+  for (const GatherRun& r : runs) {
+    uint8_t* out = dst + r.dst;
+    if (r.start < 0) {
+      std::fill(out, out + r.len, uint8_t{0});
+      continue;
+    }
+    const float* src = base + r.start;
+    for (size_t t = 0; t < r.len; ++t) out[t] = static_cast<uint8_t>(src[static_cast<int64_t>(t) * r.step]);
+  }
+}
+
 }  // namespace
+
+void SubjectSlices::interleave_rows(size_t first, size_t n, float* out) const {
+  const size_t plane = static_cast<size_t>(size) * static_cast<size_t>(size);
+  const size_t count = n * plane;
+  const float* c0 = modality(0) + first * plane;
+  const float* c1 = modality(1) + first * plane;
+  const float* c2 = modality(2) + first * plane;
+  const float* c3 = modality(3) + first * plane;
+  size_t p = 0;
+#ifdef __SSE2__
+  for (; p + 4 <= count; p += 4) {
+    __m128 a = _mm_loadu_ps(c0 + p), b = _mm_loadu_ps(c1 + p), c = _mm_loadu_ps(c2 + p), d = _mm_loadu_ps(c3 + p);
+    _MM_TRANSPOSE4_PS(a, b, c, d);
+    _mm_storeu_ps(out + p * 4, a);
+    _mm_storeu_ps(out + p * 4 + 4, b);
+    _mm_storeu_ps(out + p * 4 + 8, c);
+    _mm_storeu_ps(out + p * 4 + 12, d);
+  }
+#endif
+  for (; p < count; ++p) {
+    out[p * 4] = c0[p];
+    out[p * 4 + 1] = c1[p];
+    out[p * 4 + 2] = c2[p];
+    out[p * 4 + 3] = c3[p];
+  }
+}
 
 SubjectSlices slice_brats_subject(const BratsSubjectFiles& files, const SliceOptions& o) {
   SubjectSlices out;
@@ -243,7 +340,7 @@ void slice_brats_subject(const BratsSubjectFiles& files, const SliceOptions& o, 
 
   out.images.resize(static_cast<size_t>(nz) * plane_out * 4);
   out.classes.resize(static_cast<size_t>(nz) * plane_out);
-  const std::vector<int64_t> gather = o.resize ? std::vector<int64_t>() : crop_gather_table(nx, ny, S, o.rotate);
+  const std::vector<GatherRun> runs = o.resize ? std::vector<GatherRun>() : gather_runs(crop_gather_table(nx, ny, S, o.rotate));
   auto geometry = [&](const float* plane, float* staged, float* result) {
     if (o.resize) area_resize(plane, nx, ny, S, staged);
     else crop_or_pad(plane, nx, ny, S, staged);
@@ -255,8 +352,7 @@ void slice_brats_subject(const BratsSubjectFiles& files, const SliceOptions& o, 
     for (int64_t z = zs.begin(); z != zs.end(); ++z) {
       uint8_t* cls = out.classes.data() + static_cast<size_t>(z) * plane_out;
       if (!o.resize) {
-        const float* base = seg.voxels.data() + static_cast<size_t>(z) * plane_in;
-        for (size_t p = 0; p < plane_out; ++p) cls[p] = gather[p] < 0 ? 0 : static_cast<uint8_t>(base[gather[p]]);
+        gather_classes(seg.voxels.data() + static_cast<size_t>(z) * plane_in, runs, cls);
         continue;
       }
       axial_plane(seg, z, plane.data());
@@ -285,36 +381,43 @@ void slice_brats_subject(const BratsSubjectFiles& files, const SliceOptions& o, 
     tbb::parallel_for(tbb::blocked_range<int64_t>(0, nz), [&](const tbb::blocked_range<int64_t>& zs) {
       std::vector<float> plane(plane_in), staged(plane_out), result(plane_out);
       for (int64_t z = zs.begin(); z != zs.end(); ++z) {
-        float* dst = out.images.data() + static_cast<size_t>(z) * plane_out * 4 + static_cast<size_t>(m);
+        float* dst = out.images.data() + (static_cast<size_t>(m) * static_cast<size_t>(nz) + static_cast<size_t>(z)) * plane_out;
         if (!o.resize) {
-          const float* base = vol.voxels.data() + static_cast<size_t>(z) * plane_in;
-          for (size_t p = 0; p < plane_out; ++p) dst[p * 4] = gather[p] < 0 ? 0.f : norm(base[gather[p]]);
+          gather_normalised(vol.voxels.data() + static_cast<size_t>(z) * plane_in, runs, norm, dst);
           continue;
         }
         axial_plane(vol, z, plane.data());
         for (float& v : plane) v = norm(v);
         geometry(plane.data(), staged.data(), result.data());
-        for (size_t p = 0; p < plane_out; ++p) dst[p * 4] = result[p];
+        std::copy(result.begin(), result.end(), dst);
       }
     });
   }
 
-  // Keep the slices the options ask for, compacting in place.
-  size_t kept = 0;
+  // Keep the slices the options ask for, compacting in place: each plane moves to or before
+  // where it was, never onto a plane still to move.
+  auto img = [&](size_t m, size_t z, size_t stack) { return out.images.data() + (m * stack + z) * plane_out; };
   for (int64_t z = 0; z < nz; ++z) {
-    const float* img = out.images.data() + static_cast<size_t>(z) * plane_out * 4;
-    const uint8_t* cls = out.classes.data() + static_cast<size_t>(z) * plane_out;
-    if (o.skip_empty && std::all_of(img, img + plane_out * 4, [](float v) { return v == 0.f; })) continue;
+    const size_t zs = static_cast<size_t>(z);
+    const uint8_t* cls = out.classes.data() + zs * plane_out;
+    auto empty = [&](size_t m) {
+      const float* v = img(m, zs, static_cast<size_t>(nz));
+      return std::all_of(v, v + plane_out, [](float x) { return x == 0.f; });
+    };
+    if (o.skip_empty && empty(0) && empty(1) && empty(2) && empty(3)) continue;
     if (o.min_tumour_pixels > 0 &&
         std::count_if(cls, cls + plane_out, [](uint8_t c) { return c != 0; }) < o.min_tumour_pixels)
       continue;
-    if (kept != static_cast<size_t>(z)) {
-      std::copy(img, img + plane_out * 4, out.images.data() + kept * plane_out * 4);
-      std::copy(cls, cls + plane_out, out.classes.data() + kept * plane_out);
-    }
     out.slice_index.push_back(static_cast<int>(z));
-    ++kept;
   }
+  const size_t kept = out.slice_index.size(), stack = static_cast<size_t>(nz);
+  for (size_t m = 0; m < 4; ++m)
+    for (size_t k = 0; k < kept; ++k) {
+      const size_t z = static_cast<size_t>(out.slice_index[k]);
+      if (m * kept + k != m * stack + z) std::memmove(img(m, k, kept), img(m, z, stack), plane_out * sizeof(float));
+      if (m == 0 && k != z)
+        std::memcpy(out.classes.data() + k * plane_out, out.classes.data() + z * plane_out, plane_out);
+    }
   out.images.resize(kept * plane_out * 4);
   out.classes.resize(kept * plane_out);
 }

@@ -30,10 +30,18 @@ struct SubjectSlices {
   std::string id;
   int size = 0;
   std::vector<int> slice_index;  // axial index in the volume of each kept slice
-  std::vector<float> images;     // [slices][size][size][4], kModalityNames channel order
+  // [4][slices][size][size]: one stack of planes per modality, kModalityNames order. Planar
+  // so each modality is written contiguously while its volume is in memory;
+  // interleave_rows gives the [slices][size][size][4] rows the npy files hold.
+  std::vector<float> images;
   std::vector<uint8_t> classes;  // [slices][size][size], 0..3 for labels 0, 1, 2, 4
   NiftiVolume scratch;           // the volume being sliced; kept so its buffer is reused
   size_t rows() const { return slice_index.size(); }
+  const float* modality(int m) const {
+    return images.data() + static_cast<size_t>(m) * rows() * static_cast<size_t>(size) * static_cast<size_t>(size);
+  }
+  // Rows [first, first + n) as [n][size][size][4] into out.
+  void interleave_rows(size_t first, size_t n, float* out) const;
 };
 
 // Reads the five files and slices them. Throws DataError naming the file on unreadable

@@ -74,7 +74,16 @@ class ByteSource {
 std::vector<uint8_t> slurp(const std::string& path) {
   std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
   if (!f) throw DataError(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+  // Sized from the file when it can say (one read, no regrowing); a pipe or a file that
+  // grows meanwhile still reads to its end.
   std::vector<uint8_t> bytes;
+  if (std::fseek(f.get(), 0, SEEK_END) == 0) {
+    const long size = std::ftell(f.get());
+    if (size > 0) bytes.resize(static_cast<size_t>(size));
+    std::rewind(f.get());
+  }
+  const size_t have = std::fread(bytes.data(), 1, bytes.size(), f.get());
+  bytes.resize(have);
   uint8_t chunk[1 << 16];
   size_t got;
   while ((got = std::fread(chunk, 1, sizeof chunk, f.get())) > 0) bytes.insert(bytes.end(), chunk, chunk + got);
