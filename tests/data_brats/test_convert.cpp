@@ -184,6 +184,10 @@ TEST_F(ConvertTest, ALabelOutsideBratsIsAnErrorNamingTheFile) {
     const std::string what = e.what();
     EXPECT_NE(what.find("Synth_0001_seg.nii.gz"), std::string::npos) << what;
     EXPECT_NE(what.find("label 3"), std::string::npos) << what;
+    const int64_t nx = v.dims[0], ny = v.dims[1];
+    const std::string where = "voxel (" + std::to_string(100 % nx) + ", " + std::to_string(100 / nx % ny) + ", " +
+                              std::to_string(100 / (nx * ny)) + ")";
+    EXPECT_NE(what.find(where), std::string::npos) << what;
   }
   EXPECT_FALSE(std::filesystem::exists(path("out/imgs_train.npy"))) << "a failed conversion left output";
 }

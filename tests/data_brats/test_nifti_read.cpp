@@ -77,5 +77,26 @@ TEST_F(NiftiReadTest, WrittenVolumesReadBackHereAndInNibabel) {
   EXPECT_EQ(gz[1], 0x8b);
 }
 
+TEST_F(NiftiReadTest, ChunkVisitorSeesEveryVoxelOnceInOrderAndMayRewriteIt) {
+  const std::array<int64_t, 3> dims{70, 40, 30};  // 84000 voxels: more than one decode chunk
+  std::vector<int16_t> image(70 * 40 * 30);
+  for (size_t i = 0; i < image.size(); ++i) image[i] = static_cast<int16_t>(static_cast<int>(i * 7919 % 65536) - 32768);
+  write_nifti(path("big.nii.gz"), dims, {1.f, 1.f, 1.f}, NiftiDatatype::i16, image.data());
+  NiftiVolume vol;
+  size_t next = 0, calls = 0;
+  read_nifti(path("big.nii.gz"), vol, [&](float* v, size_t first, size_t n) {
+    EXPECT_EQ(first, next);
+    for (size_t i = 0; i < n; ++i) {
+      EXPECT_EQ(v[i], static_cast<float>(image[first + i])) << "voxel " << first + i;
+      v[i] = -v[i];
+    }
+    next = first + n;
+    ++calls;
+  });
+  EXPECT_EQ(next, image.size());
+  EXPECT_GE(calls, 2u);
+  for (size_t i = 0; i < image.size(); ++i) ASSERT_EQ(vol.voxels[i], -static_cast<float>(image[i])) << "voxel " << i;
+}
+
 }  // namespace
 }  // namespace unet::data::testing
