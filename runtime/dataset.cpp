@@ -96,6 +96,11 @@ Dataset::Dataset(const std::string& dir, const std::string& split, const DataSel
   selected_.resize(static_cast<size_t>(max_batch) * pixels * in_channels_.size());
 }
 
+Dataset::Dataset(const std::string& dir, const std::string& split, const DataSelection& selection,
+                 const plan::Plan& plan)
+    : Dataset(dir, split, selection, static_cast<int>(plan.in_c), static_cast<int>(plan.in_h),
+              static_cast<int>(plan.in_w), static_cast<int>(plan.batch)) {}
+
 Dataset::~Dataset() = default;
 
 size_t Dataset::size() const { return images_.count(); }

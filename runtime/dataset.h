@@ -7,6 +7,7 @@
 
 #include "data/npy.h"
 #include "kernels/tensor_arg.h"
+#include "plan/plan.h"
 
 namespace unet::runtime {
 
@@ -27,6 +28,8 @@ class Dataset {
   // plan's input (in_c channels of in_h x in_w) and each other. max_batch sizes the buffers.
   Dataset(const std::string& dir, const std::string& split, const DataSelection& selection,
           int in_c, int in_h, int in_w, int max_batch);
+  // The same, shaped by a plan's input and micro-batch.
+  Dataset(const std::string& dir, const std::string& split, const DataSelection& selection, const plan::Plan& plan);
   ~Dataset();
   size_t size() const;
   const std::string& images_path() const;

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "plan/plan.h"
+#include "plan/plan_views.h"
 #include "runtime/arena.h"
 #include "runtime/executor.h"
 #include "runtime/thread_pool.h"
@@ -27,7 +28,7 @@ class Engine {
   std::byte* arena() { return arena_.data(); }
   Executor& executor() { return executor_; }
   ThreadPool& threads() { return threads_; }
-  kernels::TensorArg view(int tensor_id) { return tensor_view(plan_, arena_.data(), tensor_id); }
+  kernels::TensorArg view(int tensor_id) { return plan::tensor_arg(plan_, tensor_id, arena_.data()); }
 
  private:
   plan::Plan plan_;

@@ -11,10 +11,6 @@ namespace unet::runtime {
 
 using kernels::TensorArg;
 
-TensorArg tensor_view(const plan::Plan& plan, std::byte* arena, int id) {
-  return plan::tensor_arg(plan, id, arena);
-}
-
 Executor::Executor(const plan::Plan& plan, std::byte* arena, ThreadPool& threads)
     : plan_(plan), arena_(arena), threads_(threads) {
   forward_ = bind(plan.forward);

@@ -12,9 +12,6 @@ namespace unet::runtime {
 
 enum class OpList { forward, backward, update };
 
-// The view of plan tensor `id` inside `arena` (layouts as in kernels/tensor_arg.h).
-kernels::TensorArg tensor_view(const plan::Plan& plan, std::byte* arena, int id);
-
 class Executor {
  public:
   Executor(const plan::Plan& plan, std::byte* arena, ThreadPool& threads);

@@ -5,7 +5,7 @@
 
 #include "kernels/counter_rng.h"
 #include "kernels/layout_reorder.h"
-#include "runtime/executor.h"
+#include "plan/plan_views.h"
 
 namespace unet::runtime {
 
@@ -41,7 +41,7 @@ std::vector<float> initial_values(const plan::Param& p) {
 
 void store_param(const plan::Plan& plan, std::byte* arena, const plan::Param& p, int tensor_id,
                  const float* keras) {
-  const kernels::TensorArg t = tensor_view(plan, arena, tensor_id);
+  const kernels::TensorArg t = plan::tensor_arg(plan, tensor_id, arena);
   const int kh = static_cast<int>(p.kh), kw = static_cast<int>(p.kw);
   const int ci = static_cast<int>(p.ci), co = static_cast<int>(p.co);
   switch (p.kind) {
@@ -56,7 +56,7 @@ void store_param(const plan::Plan& plan, std::byte* arena, const plan::Param& p,
 
 void load_param(const plan::Plan& plan, std::byte* arena, const plan::Param& p, int tensor_id,
                 float* keras) {
-  const kernels::TensorArg t = tensor_view(plan, arena, tensor_id);
+  const kernels::TensorArg t = plan::tensor_arg(plan, tensor_id, arena);
   const int kh = static_cast<int>(p.kh), kw = static_cast<int>(p.kw);
   const int ci = static_cast<int>(p.ci), co = static_cast<int>(p.co);
   switch (p.kind) {

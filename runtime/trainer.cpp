@@ -47,9 +47,7 @@ Trainer::Trainer(Engine& engine, const TrainOptions& options, TrainingLog& log)
     : engine_(engine),
       options_(options),
       log_(log),
-      train_(options.data_dir, "train", options.selection, static_cast<int>(engine.plan().in_c),
-             static_cast<int>(engine.plan().in_h), static_cast<int>(engine.plan().in_w),
-             static_cast<int>(engine.plan().batch)),
+      train_(options.data_dir, "train", options.selection, engine.plan()),
       prefetch_(train_, engine.view(engine.plan().input), engine.view(engine.plan().target), options.inter_threads) {
   const plan::Plan& p = engine_.plan();
   if (!p.training)
@@ -199,8 +197,7 @@ TrainSummary Trainer::run() {
     log_.line(fmt::format("Saved checkpoint {}", path));
   }
   if (options_.test_at_end) {
-    Dataset test(options_.data_dir, "test", options_.selection, static_cast<int>(p.in_c), static_cast<int>(p.in_h),
-                 static_cast<int>(p.in_w), static_cast<int>(p.batch));
+    Dataset test(options_.data_dir, "test", options_.selection, p);
     summary.test_dice = evaluate(engine_, test);
     log_.line(fmt::format("Test Dice Coef = {:.3f}", summary.test_dice));
   }

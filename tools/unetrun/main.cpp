@@ -72,8 +72,7 @@ int main(int argc, char** argv) {
     if (infer) {
       if (checkpoint.empty()) throw RuntimeError("--infer needs --checkpoint FILE.npz");
       load_checkpoint(checkpoint, plan, engine.arena(), CheckpointUse::init_weights);
-      Dataset test(train.data_dir, "test", train.selection, static_cast<int>(plan.in_c), static_cast<int>(plan.in_h),
-                   static_cast<int>(plan.in_w), static_cast<int>(plan.batch));
+      Dataset test(train.data_dir, "test", train.selection, plan);
       std::filesystem::create_directories(out_dir);
       const std::string pred = (std::filesystem::path(out_dir) / "msks_test_predictions.npy").string();
       const double dice = evaluate(engine, test, pred);
