@@ -32,7 +32,7 @@ namespace {
 
 constexpr int kTaps = 9;
 constexpr int kTapFloats = kBlock * kBlock;  // one 16x16 weight tile
-constexpr int kMaxPixels = 10;               // widest row segment of a register tile
+constexpr int kMaxPixels = 8;                // widest row segment of a register tile
 constexpr int kMaxChannelBlocks = 2;         // output blocks of a register tile (fwd, bwd-data)
 // Pixels a work item aims for. Small, because planes of 2^k pixels put the same pixel of
 // every row and block in one L1 set: an item must touch few rows at a time. Backward-data
@@ -119,6 +119,13 @@ struct TileArgs {
   __mmask16 lanes[kMaxChannelBlocks];  // real lanes of each output block
 };
 
+// acc += w * x, always as vfmadd231ps (accumulator in place). An asm statement, because the
+// compiler otherwise picks the 132/213 forms that overwrite a weight or broadcast and then
+// copies accumulators between registers: moves that take FMA port slots.
+UNET_INLINE void fmadd_into(__m512& acc, __m512 w, __m512 x) {
+  asm("vfmadd231ps %[x], %[w], %[acc]" : [acc] "+v"(acc) : [w] "v"(w), [x] "v"(x));
+}
+
 // One input lane l of horizontal tap KX: OCB weight vectors, NP broadcasts, OCB x NP FMAs.
 template <int OCB, int NP, bool L, bool R, int KX>
 UNET_INLINE void tile_lane(__m512 (&acc)[OCB][NP], const float* ip, const float* wk, int64_t w_ob,
@@ -134,7 +141,7 @@ UNET_INLINE void tile_lane(__m512 (&acc)[OCB][NP], const float* ip, const float*
   for (int p = first; p < last; ++p) {
     const __m512 xb = _mm512_set1_ps(xp[p * kBlock]);
 #pragma GCC unroll 4
-    for (int o = 0; o < OCB; ++o) acc[o][p] = _mm512_fmadd_ps(wv[o], xb, acc[o][p]);
+    for (int o = 0; o < OCB; ++o) fmadd_into(acc[o][p], wv[o], xb);
   }
 }
 
