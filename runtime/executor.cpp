@@ -63,4 +63,9 @@ std::vector<Executor::OpTime> Executor::profile() const {
   return out;
 }
 
+void Executor::clear_profile() {
+  for (auto* list : {&forward_, &backward_, &update_})
+    for (BoundOp& b : *list) b.seconds = 0, b.calls = 0;
+}
+
 }  // namespace unet::runtime

@@ -28,6 +28,8 @@ class Executor {
   };
   void set_profiling(bool on) { profiling_ = on; }
   std::vector<OpTime> profile() const;
+  // Forgets the times gathered so far (the warm-up steps: page faults, cold caches).
+  void clear_profile();
 
  private:
   struct BoundOp {
