@@ -10,6 +10,7 @@
 #include "graph/lower_update.h"
 #include "graph/lowering_state.h"
 #include "graph/memory_planner.h"
+#include "graph/relu_backward_fold.h"
 
 namespace unet::graph {
 
@@ -45,6 +46,7 @@ plan::Plan lower_to_plan(const Graph& graph, const LowerOptions& options) {
   place_persistent(p);
   if (options.training) emit_update(p);
   choose_kernels(p);
+  if (options.training && options.fold_relu_backward) fold_relu_backward(p);
   place_transient(p);
   return std::move(state.plan);
 }

@@ -21,6 +21,7 @@ struct LowerOptions {
   uint32_t batch = 1;                       // the static micro-batch of every op list
   kernels::Tier tier = kernels::Tier::scalar;
   bool training = true;                     // false: forward only, dropout dropped
+  bool fold_relu_backward = true;           // fusion pass graph/relu_backward_fold.h
 };
 
 plan::Plan lower_to_plan(const Graph& graph, const LowerOptions& options);

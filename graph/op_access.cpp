@@ -54,6 +54,7 @@ OpAccess op_access(const plan::Op& op) {
     case Family::count:
       throw std::logic_error("op_access: invalid family");
   }
+  if (const int relu = kernels::relu_mask_slot(op.family); relu >= 0) pick({relu}, {});
   return a;
 }
 

@@ -35,8 +35,8 @@ enum class Family : uint8_t {
   //   y[n,o,oy,ox] = act(b[o] + sum_{i,ky,kx} x[n,i,oy*s-pt+ky, ox*s-pl+kx] * w[o,i,ky,kx])
   //   (x outside the image is 0). t0 x, t1 w, t2 b, t3 y. i: stride, pad_top, pad_left, act.
   conv2d_fwd = 0,
-  // dx (+)= conv^T(dy, w). t0 dy (gradient of the pre-activation output), t1 w, t2 dx.
-  //   i: stride, pad_top, pad_left, -, accumulate.
+  // dx (+)= conv^T(dy, w). t0 dy (gradient of the pre-activation output), t1 w, t2 dx,
+  //   t3 relu_y (optional, see relu_mask_slot). i: stride, pad_top, pad_left, -, accumulate.
   conv2d_bwd_data = 1,
   // dw += sum over images and pixels of x * dy; db += sum of dy. t0 x, t1 dy, t2 dw, t3 db.
   //   Always accumulates, so micro-batches add up; the trainer zeroes gradients per step.
@@ -45,20 +45,23 @@ enum class Family : uint8_t {
   //   y[n,o,iy*s-pt+ky, ix*s-pl+kx] += x[n,i,iy,ix] * w[o,i,ky,kx]; then + b[o], act.
   //   t0 x, t1 w, t2 b, t3 y. i: stride, pad_top, pad_left, act.
   tconv2d_fwd = 3,
-  tconv2d_bwd_data = 4,     // t0 dy, t1 w, t2 dx. i: as fwd, accumulate.
+  tconv2d_bwd_data = 4,     // t0 dy, t1 w, t2 dx, t3 relu_y (optional). i: as fwd, accumulate.
   tconv2d_bwd_weights = 5,  // t0 x, t1 dy, t2 dw, t3 db (accumulating).
   // 2-D max-pool, valid padding: y = max over window. t0 x, t1 y. i: stride, window.
   maxpool2d_fwd = 6,
   // The gradient goes to the first position (row-major in the window) where x == y.
-  //   t0 x, t1 y, t2 dy, t3 dx. i: stride, window, accumulate.
+  //   t0 x, t1 y, t2 dy, t3 dx, t4 relu_y (optional). i: stride, window, accumulate.
   maxpool2d_bwd = 7,
   upsample2d_fwd = 8,  // nearest: y[n,c,oy,ox] = x[n,c,oy/f,ox/f]. t0 x, t1 y. i: window = f.
-  upsample2d_bwd = 9,  // dx (+)= sum of dy over each f x f block. t0 dy, t1 dx. i: window, acc.
+  // dx (+)= sum of dy over each f x f block. t0 dy, t1 dx, t2 relu_y (optional).
+  //   i: window, acc.
+  upsample2d_bwd = 9,
   // y = keep ? x / (1 - rate) : 0, keep = dropout_keep(seed, step, image, element) (counter_rng.h)
   //   with image = step->image_base + n and element = (c*H + y)*W + x. t0 x, t1 y.
   //   f0 rate. i: seed_lo, seed_hi.
   dropout_fwd = 10,
-  dropout_bwd = 11,  // dx (+)= keep ? dy / (1 - rate) : 0. t0 dy, t1 dx. f0 rate; seeds, acc.
+  // dx (+)= keep ? dy / (1 - rate) : 0. t0 dy, t1 dx, t2 relu_y (optional). f0 rate; seeds, acc.
+  dropout_bwd = 11,
   relu_bwd = 12,     // dy *= (y > 0), in place. t0 y (ReLU output), t1 dy.
   sigmoid_bwd = 13,  // dy *= y * (1 - y), in place. t0 y (sigmoid output), t1 dy.
   // Copies (or adds) x into y, same n, c, h, w: concat when slices cannot alias, and its
@@ -79,5 +82,23 @@ enum class Family : uint8_t {
 };
 
 std::string_view family_name(Family f);
+
+// The ReLU backward folded into the kernel that writes the gradient last: families that
+// produce a dx take an optional tensor relu_y (nChw16c, dx's dims), the output of the ReLU
+// whose input gradient dx is. When it is given, every dx element the op covers ends as
+//   dx = relu_y > 0 ? (the value the op alone leaves in dx) : 0,
+// which is relu_bwd(relu_y, dx) run right after the op, without a pass of its own. (Kernels
+// declare that they honour it: KernelInfo::relu_mask.) The slot, always the one after dx's,
+// or -1 where the family has none.
+constexpr int relu_mask_slot(Family f) {
+  switch (f) {
+    case Family::conv2d_bwd_data:
+    case Family::tconv2d_bwd_data: return 3;
+    case Family::maxpool2d_bwd: return 4;
+    case Family::upsample2d_bwd:
+    case Family::dropout_bwd: return 2;
+    default: return -1;
+  }
+}
 
 }  // namespace unet::kernels

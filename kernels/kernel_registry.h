@@ -23,6 +23,9 @@ struct KernelInfo {
   // data); nullptr: every call its family allows. A kernel that declines a shape leaves it to
   // the next-best kernel, so fast paths stay small.
   bool (*supports)(const KernelCall&) = nullptr;
+  // Honours the family's optional relu_y tensor (kernel_family.h, relu_mask_slot): the graph
+  // compiler folds a ReLU backward into this kernel only when it is set.
+  bool relu_mask = false;
 };
 
 std::span<const KernelInfo> all_kernels();

@@ -74,20 +74,24 @@ constexpr TensorSlot kConvFwd[] = {{"x", Layout::nChw16c, true},
                                    {"w", Layout::oihw16i16o, true},
                                    {"b", Layout::flat, false},
                                    {"y", Layout::nChw16c, true}};
+// relu_y: the folded ReLU backward (kernels/kernel_family.h, relu_mask_slot).
 constexpr TensorSlot kConvBwdData[] = {{"dy", Layout::nChw16c, true},
                                        {"w", Layout::oihw16i16o, true},
-                                       {"dx", Layout::nChw16c, true}};
+                                       {"dx", Layout::nChw16c, true},
+                                       {"relu_y", Layout::nChw16c, false}};
 constexpr TensorSlot kConvBwdWeights[] = {{"x", Layout::nChw16c, true},
                                           {"dy", Layout::nChw16c, true},
                                           {"dw", Layout::oihw16i16o, true},
                                           {"db", Layout::flat, false}};
 constexpr TensorSlot kUnaryFwd[] = {{"x", Layout::nChw16c, true}, {"y", Layout::nChw16c, true}};
 constexpr TensorSlot kUnaryBwd[] = {{"dy", Layout::nChw16c, true},
-                                    {"dx", Layout::nChw16c, true}};
+                                    {"dx", Layout::nChw16c, true},
+                                    {"relu_y", Layout::nChw16c, false}};
 constexpr TensorSlot kMaxpoolBwd[] = {{"x", Layout::nChw16c, true},
                                       {"y", Layout::nChw16c, true},
                                       {"dy", Layout::nChw16c, true},
-                                      {"dx", Layout::nChw16c, true}};
+                                      {"dx", Layout::nChw16c, true},
+                                      {"relu_y", Layout::nChw16c, false}};
 constexpr TensorSlot kActivationBwd[] = {{"y", Layout::nChw16c, true},
                                          {"dy", Layout::nChw16c, true}};
 constexpr TensorSlot kDiceFwd[] = {{"z", Layout::nChw16c, true},
@@ -386,6 +390,11 @@ class Validator {
              fmt::format("{} {} is {}, {} needs {}", slot.name, tensor_text(p_, id),
                          layout_name(t.layout), family, layout_name(slot.layout)));
     }
+    const int relu_slot = kernels::relu_mask_slot(op.family);
+    if (relu_slot >= 0 && op.tensors[static_cast<size_t>(relu_slot)] >= 0)
+      expect(info->relu_mask, where,
+             fmt::format("kernel '{}' does not fold a ReLU backward, but the op gives it relu_y",
+                         op.kernel));
     OpCheck(*this, op, where, slots).run();
   }
 
@@ -397,6 +406,8 @@ class Validator {
         : v_(v), op_(op), where_(where), slots_(slots) {}
 
     void run() const {
+      const int relu_slot = kernels::relu_mask_slot(op_.family);
+      if (has(relu_slot)) same(relu_slot, relu_slot - 1);  // relu_y follows dx
       using F = Family;
       switch (op_.family) {
         case F::conv2d_fwd: return conv(0, 1, 3, 2, false, true);

@@ -52,6 +52,12 @@ bool conv1x1_bwd_weights_supports(const KernelCall& c) { return is_1x1(c, c.t[2]
   KernelInfo {                                                                                   \
     #family "_f32_" tile "_" suffix, Family::family, tier, 10, ns::family##_work, ns::family##_run \
   }
+// The same, for a kernel that honours its family's folded ReLU backward (relu_y).
+#define UNET_AVX512_MORE_ENTRY_RELU_MASK(ns, tier, suffix, family, tile)                                 \
+  KernelInfo {                                                                                             \
+    #family "_f32_" tile "_" suffix, Family::family, tier, 10, ns::family##_work, ns::family##_run, nullptr, \
+        true                                                                                               \
+  }
 
 // The tile in a name is the fast path's register tile (or its vector width for the
 // memory-bound ones).
@@ -70,11 +76,11 @@ bool conv1x1_bwd_weights_supports(const KernelCall& c) { return is_1x1(c, c.t[2]
       KernelInfo{"tconv2d_bwd_weights_f32_2x2s2_i8x2_" suffix, Family::tconv2d_bwd_weights,      \
                  tier, 10, ns::tconv2d_bwd_weights_work, ns::tconv2d_bwd_weights_run},            \
       UNET_AVX512_MORE_ENTRY(ns, tier, suffix, maxpool2d_fwd, "zmm"),                            \
-      UNET_AVX512_MORE_ENTRY(ns, tier, suffix, maxpool2d_bwd, "zmm"),                            \
+      UNET_AVX512_MORE_ENTRY_RELU_MASK(ns, tier, suffix, maxpool2d_bwd, "zmm"),                  \
       UNET_AVX512_MORE_ENTRY(ns, tier, suffix, upsample2d_fwd, "zmm"),                           \
       UNET_AVX512_MORE_ENTRY(ns, tier, suffix, upsample2d_bwd, "zmm"),                           \
       UNET_AVX512_MORE_ENTRY(ns, tier, suffix, dropout_fwd, "mix64x8"),                          \
-      UNET_AVX512_MORE_ENTRY(ns, tier, suffix, dropout_bwd, "mix64x8"),                          \
+      UNET_AVX512_MORE_ENTRY_RELU_MASK(ns, tier, suffix, dropout_bwd, "mix64x8"),                \
       UNET_AVX512_MORE_ENTRY(ns, tier, suffix, relu_bwd, "zmm"),                                 \
       UNET_AVX512_MORE_ENTRY(ns, tier, suffix, sigmoid_bwd, "zmm"),                              \
       UNET_AVX512_MORE_ENTRY(ns, tier, suffix, copy_channels, "zmm"),                            \
@@ -88,6 +94,7 @@ const KernelInfo kTable[] = {
 };
 
 #undef UNET_AVX512_MORE_ENTRIES
+#undef UNET_AVX512_MORE_ENTRY_RELU_MASK
 #undef UNET_AVX512_MORE_ENTRY
 
 }  // namespace

@@ -94,7 +94,10 @@ struct TileArgs {
   const float* w;
   int64_t w_ob, w_ib;
   float* out;          // output block 0, row y, pixel x0
-  int64_t out_blk;     // floats between output channel blocks
+  int64_t out_blk;     // floats between output channel blocks (of out and relu_y alike)
+  // The folded ReLU backward: the final store zeroes lanes where relu_y (same pixel and
+  // block as out) is <= 0. nullptr: none; only with the last input blocks of a sweep.
+  const float* relu_y;
   const float* bias;   // padded bias of the first output block, or nullptr
   bool load_out;       // start from the values in out (accumulate)
   // Rows the next row of tiles needs, prefetched into L2 (the hardware prefetcher starts
@@ -184,6 +187,16 @@ void conv_tile(const TileArgs& a) {
 #pragma GCC unroll 4
   for (int o = 0; o < OCB; ++o) {
     float* op = a.out + o * a.out_blk;
+    if (a.relu_y) {
+      const float* rp = a.relu_y + o * a.out_blk;
+#pragma GCC unroll 16
+      for (int p = 0; p < NP; ++p) {
+        const __mmask16 live = _mm512_mask_cmp_ps_mask(a.lanes[o], _mm512_loadu_ps(rp + p * kBlock),
+                                                       _mm512_setzero_ps(), _CMP_GT_OQ);
+        _mm512_storeu_ps(op + p * kBlock, _mm512_maskz_mov_ps(live, acc[o][p]));
+      }
+      continue;
+    }
 #pragma GCC unroll 16
     for (int p = 0; p < NP; ++p) {
       const __m512 v = a.act == Activation::relu
@@ -225,6 +238,7 @@ void conv_rows(TileArgs a, int ocb, int h, int w, int y0, int y1) {
   const int base = w / segments, wider = w % segments;
   const float* in0 = a.in;
   float* out0 = a.out;
+  const float* relu0 = a.relu_y;
   const bool fresh_out = !a.load_out;
   for (int y = y0; y < y1; ++y) {
     a.row_taps = (y > 0 ? 1u : 0u) | 2u | (y + 1 < h ? 4u : 0u);
@@ -235,6 +249,7 @@ void conv_rows(TileArgs a, int ocb, int h, int w, int y0, int y1) {
       const int np = base + (s < wider ? 1 : 0);
       a.in = in0 + (int64_t(y) * w + x0) * kBlock;
       a.out = out0 + (int64_t(y) * w + x0) * kBlock;
+      if (relu0) a.relu_y = relu0 + (int64_t(y) * w + x0) * kBlock;
       tile_fn(ocb, np, x0 == 0, x0 + np == w)(a);
       x0 += np;
     }
@@ -339,6 +354,7 @@ constexpr int kDyBlocksPerPass = 2;
 
 void bwd_data_run(const KernelCall& call, size_t begin, size_t end) {
   const TensorArg &dy = call.t[0], &w = call.t[1], &dx = call.t[2];
+  const TensorArg& relu_y = call.t[relu_mask_slot(Family::conv2d_bwd_data)];
   if (!is_same_3x3(dy, w, dx, call)) return ref::conv2d_bwd_data_run(call, begin, end);
   const int obs = channel_blocks(dy.c), ibs = channel_blocks(dx.c);
   const Split s = split_of(dx.n, dx.h, dx.w, (ibs + kMaxChannelBlocks - 1) / kMaxChannelBlocks,
@@ -369,9 +385,11 @@ void bwd_data_run(const KernelCall& call, size_t begin, size_t end) {
                         wt + ((o * kDyBlocksPerPass + b) * kTaps + t) * kTapFloats);
       a.load_out = accumulate || ob > 0;
       a.last_lanes = std::min(kBlock, dy.c - (ob + a.blocks - 1) * kBlock);
+      const bool last_pass = ob + a.blocks == obs;
       for (int n = c.n0; n < c.n1; ++n) {
         a.in = dy.block(n, ob);
         a.out = dx.block(n, ib);
+        a.relu_y = last_pass && relu_y.data ? relu_y.block(n, ib) : nullptr;
         conv_rows(a, icb, dx.h, dx.w, c.y0, c.y1);
       }
     }

@@ -31,8 +31,10 @@ uint64_t keep_threshold(float rate) {
 }
 
 // out (+)= keep ? in / (1 - rate) : 0 over the rows [begin, end) of `in`'s shape; items are
-// (image, channel block, row).
-void dropout_rows(const KernelCall& call, bool accumulate, size_t begin, size_t end) {
+// (image, channel block, row). relu_y (backward only; data nullptr: none): the folded ReLU
+// backward zeroes the lanes where it is <= 0.
+void dropout_rows(const KernelCall& call, bool accumulate, const TensorArg& relu_y, size_t begin,
+                  size_t end) {
   const TensorArg &in = call.t[0], &out = call.t[1];
   const float rate = call.f[0];
   const __m512 keep_scale = _mm512_set1_ps(1.0f - rate);
@@ -56,6 +58,7 @@ void dropout_rows(const KernelCall& call, bool accumulate, size_t begin, size_t 
     const int64_t offset = static_cast<int64_t>(r) * in.w * kBlock;
     const float* src = in.data + n * in.image_stride + offset;
     float* dst = out.data + n * out.image_stride + offset;
+    const float* relu = relu_y.data ? relu_y.data + n * relu_y.image_stride + offset : nullptr;
     __m512i element = _mm512_set1_epi64(static_cast<int64_t>((static_cast<uint64_t>(cb) * kBlock * in.h + y) * in.w));
     const __m512i one = _mm512_set1_epi64(1);
     for (int x = 0; x < in.w; ++x, element = _mm512_add_epi64(element, one)) {
@@ -66,11 +69,14 @@ void dropout_rows(const KernelCall& call, bool accumulate, size_t begin, size_t 
       const __mmask16 keep = static_cast<__mmask16>((keep_lo | (unsigned(keep_hi) << 8)) & lanes);
       const __m512 value = _mm512_maskz_div_ps(keep, _mm512_loadu_ps(src + x * kBlock), keep_scale);
       float* d = dst + x * kBlock;
+      const __mmask16 live =
+          relu ? _mm512_cmp_ps_mask(_mm512_loadu_ps(relu + x * kBlock), _mm512_setzero_ps(), _CMP_GT_OQ)
+               : __mmask16(0xFFFF);
       if (accumulate) {
         const __m512 old = _mm512_loadu_ps(d);
-        _mm512_storeu_ps(d, _mm512_mask_add_ps(old, lanes, old, value));
+        _mm512_storeu_ps(d, _mm512_maskz_mov_ps(live, _mm512_mask_add_ps(old, lanes, old, value)));
       } else {
-        _mm512_storeu_ps(d, value);
+        _mm512_storeu_ps(d, _mm512_maskz_mov_ps(live, value));
       }
     }
   }
@@ -83,12 +89,14 @@ size_t dropout_fwd_work(const KernelCall& call) {
   return size_t(x.n) * channel_blocks(x.c) * x.h;
 }
 
-void dropout_fwd_run(const KernelCall& call, size_t begin, size_t end) { dropout_rows(call, false, begin, end); }
+void dropout_fwd_run(const KernelCall& call, size_t begin, size_t end) {
+  dropout_rows(call, false, TensorArg{}, begin, end);
+}
 
 size_t dropout_bwd_work(const KernelCall& call) { return dropout_fwd_work(call); }
 
 void dropout_bwd_run(const KernelCall& call, size_t begin, size_t end) {
-  dropout_rows(call, call.i[kAttrAccumulate] != 0, begin, end);
+  dropout_rows(call, call.i[kAttrAccumulate] != 0, call.t[relu_mask_slot(Family::dropout_bwd)], begin, end);
 }
 
 }  // namespace unet::kernels::UNET_AVX512_TIER_NS

@@ -8,6 +8,7 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -46,6 +47,21 @@ void maxpool2d_fwd_run(const KernelCall& call, size_t begin, size_t end) {
   }
 }
 
+namespace {
+
+// The folded ReLU backward over pixels [x0, x1) of rows [y0, y1) of one dx block: lanes
+// where relu_y <= 0 become 0.
+void mask_by_relu(float* dx, const float* relu_y, int w, int y0, int y1, int x0, int x1) {
+  for (int y = y0; y < y1; ++y)
+    for (int x = x0; x < x1; ++x) {
+      const int64_t p = (static_cast<int64_t>(y) * w + x) * kBlock;
+      const __mmask16 live = _mm512_cmp_ps_mask(_mm512_loadu_ps(relu_y + p), _mm512_setzero_ps(), _CMP_GT_OQ);
+      _mm512_storeu_ps(dx + p, _mm512_maskz_mov_ps(live, _mm512_loadu_ps(dx + p)));
+    }
+}
+
+}  // namespace
+
 size_t maxpool2d_bwd_work(const KernelCall& call) {
   const TensorArg& dx = call.t[3];
   return size_t(dx.n) * channel_blocks(dx.c);
@@ -53,10 +69,13 @@ size_t maxpool2d_bwd_work(const KernelCall& call) {
 
 void maxpool2d_bwd_run(const KernelCall& call, size_t begin, size_t end) {
   const TensorArg &x = call.t[0], &y = call.t[1], &dy = call.t[2], &dx = call.t[3];
+  const TensorArg& relu_y = call.t[relu_mask_slot(Family::maxpool2d_bwd)];
   const int stride = call.i[kAttrStride], window = call.i[kAttrWindow];
   const bool accumulate = call.i[kAttrAccumulate] != 0;
-  // Windows that tile the input without overlap write each dx pixel once: no zeroing pass.
-  const bool disjoint = stride == window && !accumulate;
+  // Windows that tile the input without overlap write each dx pixel once: no zeroing pass,
+  // and a folded ReLU backward is applied as each pixel is stored.
+  const bool tiling = stride == window;
+  const bool disjoint = tiling && !accumulate;
   const int cbs = channel_blocks(dx.c);
   for (size_t item = begin; item < end; ++item) {
     const int n = static_cast<int>(item / cbs), cb = static_cast<int>(item % cbs);
@@ -65,6 +84,8 @@ void maxpool2d_bwd_run(const KernelCall& call, size_t begin, size_t end) {
     const float* ymax = y.block(n, cb);
     const float* g = dy.block(n, cb);
     float* out = dx.block(n, cb);
+    const float* relu = relu_y.data ? relu_y.block(n, cb) : nullptr;
+    const float* relu_now = tiling ? relu : nullptr;  // else: one pass at the end
     if (!accumulate && !disjoint) std::memset(out, 0, sizeof(float) * dx.h * dx.w * kBlock);
     for (int oy = 0; oy < y.h; ++oy)
       for (int ox = 0; ox < y.w; ++ox) {
@@ -76,24 +97,33 @@ void maxpool2d_bwd_run(const KernelCall& call, size_t begin, size_t end) {
             const int64_t p = (static_cast<int64_t>(oy) * stride + wy) * x.w + ox * stride + wx;
             const __mmask16 hit = _mm512_mask_cmp_ps_mask(open, _mm512_loadu_ps(xin + p * kBlock), m, _CMP_EQ_OQ);
             open &= static_cast<__mmask16>(~hit);
-            float* d = out + (static_cast<int64_t>(oy) * stride + wy) * dx.w * kBlock +
-                       static_cast<int64_t>(ox * stride + wx) * kBlock;
+            const int64_t q = (static_cast<int64_t>(oy) * stride + wy) * dx.w * kBlock +
+                              static_cast<int64_t>(ox * stride + wx) * kBlock;
+            float* d = out + q;
+            const __mmask16 live =
+                relu_now ? _mm512_cmp_ps_mask(_mm512_loadu_ps(relu_now + q), _mm512_setzero_ps(), _CMP_GT_OQ)
+                         : __mmask16(0xFFFF);
             if (disjoint) {
-              _mm512_storeu_ps(d, _mm512_maskz_mov_ps(hit, gv));
+              _mm512_storeu_ps(d, _mm512_maskz_mov_ps(hit & live, gv));
             } else {
               const __m512 old = _mm512_loadu_ps(d);
-              _mm512_storeu_ps(d, _mm512_mask_add_ps(old, hit, old, gv));
+              _mm512_storeu_ps(d, _mm512_maskz_mov_ps(live, _mm512_mask_add_ps(old, hit, old, gv)));
             }
           }
       }
+    const int covered_h = y.h * stride, covered_w = y.w * stride;
     if (disjoint) {  // rows and columns no window covers
-      const int covered_h = y.h * stride, covered_w = y.w * stride;
       for (int iy = 0; iy < dx.h; ++iy) {
         const int from = iy < covered_h ? covered_w : 0;
         if (from < dx.w)
           std::memset(out + (static_cast<int64_t>(iy) * dx.w + from) * kBlock, 0,
                       sizeof(float) * (dx.w - from) * kBlock);
       }
+    } else if (relu && tiling) {  // accumulated: the pixels no window covers, masked as they are
+      mask_by_relu(out, relu, dx.w, 0, std::min(covered_h, dx.h), std::min(covered_w, dx.w), dx.w);
+      mask_by_relu(out, relu, dx.w, std::min(covered_h, dx.h), dx.h, 0, dx.w);
+    } else if (relu) {  // overlapping windows: a pixel is final only once all are done
+      mask_by_relu(out, relu, dx.w, 0, dx.h, 0, dx.w);
     }
   }
 }

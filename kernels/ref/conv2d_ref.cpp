@@ -80,6 +80,7 @@ void conv2d_bwd_data_run(const KernelCall& call, size_t begin, size_t end) {
         }
         store_pixel(pixel(dx, n, ib, iy, ix), acc, i0, dx.c, accumulate);
       }
+    mask_by_relu(call, relu_mask_slot(Family::conv2d_bwd_data), dx, n, ib, 0, dx.h);
   }
 }
 

@@ -9,9 +9,10 @@ namespace unet::kernels::ref {
 
 namespace {
 
-// out (+)= keep ? in / (1 - rate) : 0 over the rows [begin, end) of `in`'s shape.
+// out (+)= keep ? in / (1 - rate) : 0 over the rows [begin, end) of `in`'s shape; then the
+// folded ReLU backward when relu_slot >= 0 (backward only).
 void apply_mask(const KernelCall& call, const TensorArg& in, const TensorArg& out,
-                bool accumulate, size_t begin, size_t end) {
+                bool accumulate, int relu_slot, size_t begin, size_t end) {
   const float rate = call.f[0];
   const uint64_t seed = dropout_seed(call);
   const StepScalars& s = step_of(call);
@@ -29,6 +30,7 @@ void apply_mask(const KernelCall& call, const TensorArg& in, const TensorArg& ou
       }
       store_pixel(pixel(out, n, cb, y, x), value, cb * kBlock, in.c, accumulate);
     }
+    if (relu_slot >= 0) mask_by_relu(call, relu_slot, out, n, cb, y, y + 1);
   }
 }
 
@@ -37,13 +39,14 @@ void apply_mask(const KernelCall& call, const TensorArg& in, const TensorArg& ou
 size_t dropout_fwd_work(const KernelCall& call) { return block_row_count(call.t[0]); }
 
 void dropout_fwd_run(const KernelCall& call, size_t begin, size_t end) {
-  apply_mask(call, call.t[0], call.t[1], false, begin, end);
+  apply_mask(call, call.t[0], call.t[1], false, -1, begin, end);
 }
 
 size_t dropout_bwd_work(const KernelCall& call) { return block_row_count(call.t[0]); }
 
 void dropout_bwd_run(const KernelCall& call, size_t begin, size_t end) {
-  apply_mask(call, call.t[0], call.t[1], accumulates(call), begin, end);
+  apply_mask(call, call.t[0], call.t[1], accumulates(call), relu_mask_slot(Family::dropout_bwd), begin,
+             end);
 }
 
 }  // namespace unet::kernels::ref

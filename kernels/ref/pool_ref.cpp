@@ -67,6 +67,7 @@ void maxpool2d_bwd_run(const KernelCall& call, size_t begin, size_t end) {
               }
             }
         }
+    mask_by_relu(call, relu_mask_slot(Family::maxpool2d_bwd), dx, n, cb, 0, dx.h);
   }
 }
 
@@ -109,6 +110,7 @@ void upsample2d_bwd_run(const KernelCall& call, size_t begin, size_t end) {
           }
         store_pixel(pixel(dx, n, cb, iy, ix), sum, cb * kBlock, dx.c, accumulate);
       }
+    mask_by_relu(call, relu_mask_slot(Family::upsample2d_bwd), dx, n, cb, 0, dx.h);
   }
 }
 

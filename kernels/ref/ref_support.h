@@ -130,4 +130,20 @@ inline void store_pixel(float* out, const double value[kBlock], int first_channe
   }
 }
 
+// The folded ReLU backward (kernel_family.h, relu_mask_slot): when the call carries relu_y in
+// `slot`, rows [y0, y1) of channel block cb of image n of dx become 0 where relu_y <= 0.
+// Called by an item once it has written those rows for the last time.
+inline void mask_by_relu(const KernelCall& call, int slot, const TensorArg& dx, int n, int cb,
+                         int y0, int y1) {
+  const TensorArg& relu_y = call.t[slot];
+  if (!relu_y.data) return;
+  for (int y = y0; y < y1; ++y)
+    for (int x = 0; x < dx.w; ++x) {
+      const float* r = pixel(relu_y, n, cb, y, x);
+      float* d = pixel(dx, n, cb, y, x);
+      for (int l = 0; l < kBlock; ++l)
+        if (!(r[l] > 0.f)) d[l] = 0.f;
+    }
+}
+
 }  // namespace unet::kernels::ref

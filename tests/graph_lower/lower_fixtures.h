@@ -11,9 +11,14 @@
 
 namespace unet::test {
 
-inline plan::Plan compile(const std::string& text, bool training = true, uint32_t batch = 2) {
+// The plan as autodiff and the other lowering passes leave it; fold_relu: with the fusion
+// pass that folds ReLU backwards into their gradient's last writer (tested on its own).
+inline plan::Plan compile(const std::string& text, bool training = true, uint32_t batch = 2,
+                          bool fold_relu = false) {
   const graph::Graph g = graph::parse_model(text, "test.def");
-  return graph::lower_to_plan(g, {batch, kernels::Tier::scalar, training});
+  graph::LowerOptions options{batch, kernels::Tier::scalar, training};
+  options.fold_relu_backward = fold_relu;
+  return graph::lower_to_plan(g, options);
 }
 
 inline int32_t tensor_id(const plan::Plan& p, const std::string& name) {

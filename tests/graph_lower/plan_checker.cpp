@@ -154,6 +154,10 @@ std::vector<std::string> check_order(const plan::Plan& p) {
         s = 1;
       });
     }
+    // A folded ReLU backward (relu_y given) ends its dx as an in-place relu_bwd would: no
+    // contribution may follow.
+    const int relu = kernels::relu_mask_slot(op->family);
+    if (relu >= 0 && op->tensors[relu] >= 0) channels(op->tensors[relu - 1], [](int& s) { s = 2; });
   }
   return problems;
 }

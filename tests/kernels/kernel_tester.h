@@ -349,6 +349,9 @@ struct Shape {
   uint64_t step = 11, image_base = 5;
   int extra_blocks = 0;   // nChw16c views are slices: image stride wider by this many blocks
   int elements = 10000;   // adam_update: parameter count
+  // Families with a relu_y slot (kernel_family.h, relu_mask_slot): give it, a ReLU output
+  // with dx's dims (half exact zeros) and an image stride of its own. Ignored elsewhere.
+  bool relu_mask = false;
 };
 
 inline std::string describe(const Shape& s) {
@@ -357,7 +360,8 @@ inline std::string describe(const Shape& s) {
     << " k=" << s.kh << "x" << s.kw << " stride=" << s.stride << " pad=" << s.pad_top << ","
     << s.pad_left << " out=" << s.out_h << "x" << s.out_w << " act=" << int(s.act)
     << " window=" << s.window << " acc=" << s.accumulate << " rate=" << s.rate
-    << " extra_blocks=" << s.extra_blocks << " elements=" << s.elements << "\n";
+    << " extra_blocks=" << s.extra_blocks << " elements=" << s.elements
+    << " relu_mask=" << s.relu_mask << "\n";
   return o.str();
 }
 
@@ -592,15 +596,24 @@ inline void Fixture::build(uint64_t data_seed) {
       break;
     case Family::count: break;
   }
+  const int relu = relu_mask_slot(family_);
+  if (s.relu_mask && relu >= 0) {
+    const TensorArg& dx = t[relu - 1].view;
+    t[relu] = make_blocked(dx.n, dx.c, dx.h, dx.w, s.extra_blocks + 1);
+    for_each_real(t[relu], [&](size_t k) { t[relu].storage[k] = static_cast<float>(std::max(0.0, rng.uniform(-1, 1))); });
+  }
 }
 
 // Runs `expected` in one range and `actual` split into `pieces` ranges (one after the other,
 // or on `pieces` threads at once when `concurrent`) on identical fixtures, then compares
 // every output (padding and gaps included) and checks both left padding zero and gaps
-// untouched.
+// untouched. A kernel that does not honour relu_y (KernelInfo::relu_mask) is never given one
+// (the plan validator refuses it), so both run the shape without it then.
 inline Comparison compare_kernels(const KernelInfo& expected, const KernelInfo& actual,
-                                  Family family, const Shape& shape, Tolerance tol = {},
+                                  Family family, const Shape& requested, Tolerance tol = {},
                                   int pieces = 3, uint64_t data_seed = 1, bool concurrent = false) {
+  Shape shape = requested;
+  if (!actual.relu_mask || !expected.relu_mask) shape.relu_mask = false;
   Fixture a(family, shape, data_seed), b(family, shape, data_seed);
   run_split(expected, a.call(), 1);
   if (concurrent)
@@ -630,10 +643,10 @@ inline std::vector<Shape> standard_shapes(Family f) {
     case Family::conv2d_fwd:
     case Family::conv2d_bwd_data:
     case Family::conv2d_bwd_weights:
-      add([](Shape& s) { s.c = 3; s.c_out = 20; s.h = 7; s.w = 5; });
-      add([](Shape& s) { s.c = 20; s.c_out = 16; s.h = 9; s.w = 14; s.act = Activation::relu; s.accumulate = true; });
+      add([](Shape& s) { s.c = 3; s.c_out = 20; s.h = 7; s.w = 5; s.relu_mask = true; });
+      add([](Shape& s) { s.c = 20; s.c_out = 16; s.h = 9; s.w = 14; s.act = Activation::relu; s.accumulate = true; s.relu_mask = true; });
       add([](Shape& s) { s.c = 16; s.c_out = 33; s.h = 6; s.w = 6; s.kh = s.kw = 1; s.pad_top = s.pad_left = 0; s.act = Activation::sigmoid; });
-      add([](Shape& s) { s.c = 33; s.c_out = 1; s.h = 8; s.w = 7; s.kh = s.kw = 1; s.pad_top = s.pad_left = 0; });
+      add([](Shape& s) { s.c = 33; s.c_out = 1; s.h = 8; s.w = 7; s.kh = s.kw = 1; s.pad_top = s.pad_left = 0; s.relu_mask = true; });
       add([](Shape& s) { s.c = 20; s.c_out = 20; s.h = 8; s.w = 9; s.stride = 2; s.pad_top = 0; s.pad_left = 0; s.out_h = 4; s.out_w = 5; s.extra_blocks = 1; });
       add([](Shape& s) { s.c = 32; s.c_out = 32; s.h = 16; s.w = 30; s.n = 1; s.extra_blocks = 2; s.accumulate = true; });
       break;
@@ -641,21 +654,23 @@ inline std::vector<Shape> standard_shapes(Family f) {
     case Family::tconv2d_bwd_data:
     case Family::tconv2d_bwd_weights:
       add([](Shape& s) { s.c = 20; s.c_out = 3; s.h = 4; s.w = 5; s.kh = s.kw = 2; s.stride = 2; s.pad_top = s.pad_left = 0; });
-      add([](Shape& s) { s.c = 32; s.c_out = 16; s.h = 3; s.w = 7; s.kh = s.kw = 2; s.stride = 2; s.pad_top = s.pad_left = 0; s.act = Activation::relu; s.extra_blocks = 1; s.accumulate = true; });
+      add([](Shape& s) { s.c = 32; s.c_out = 16; s.h = 3; s.w = 7; s.kh = s.kw = 2; s.stride = 2; s.pad_top = s.pad_left = 0; s.act = Activation::relu; s.extra_blocks = 1; s.accumulate = true; s.relu_mask = true; });
       add([](Shape& s) { s.c = 5; s.c_out = 17; s.h = 5; s.w = 4; s.kh = s.kw = 3; s.stride = 2; s.pad_top = s.pad_left = 1; });
       add([](Shape& s) { s.c = 16; s.c_out = 16; s.h = 6; s.w = 6; s.kh = s.kw = 3; s.stride = 1; s.pad_top = s.pad_left = 1; s.act = Activation::sigmoid; });
       break;
     case Family::maxpool2d_fwd:
     case Family::maxpool2d_bwd:
-      add([](Shape& s) { s.c = 3; s.h = 7; s.w = 5; s.stride = 2; s.window = 2; });
-      add([](Shape& s) { s.c = 20; s.h = 8; s.w = 10; s.stride = 2; s.window = 2; s.extra_blocks = 1; s.accumulate = true; });
-      add([](Shape& s) { s.c = 33; s.h = 9; s.w = 7; s.stride = 2; s.window = 3; });
-      add([](Shape& s) { s.c = 16; s.h = 6; s.w = 6; s.stride = 1; s.window = 2; s.accumulate = true; });
+      add([](Shape& s) { s.c = 3; s.h = 7; s.w = 5; s.stride = 2; s.window = 2; s.relu_mask = true; });
+      add([](Shape& s) { s.c = 20; s.h = 8; s.w = 10; s.stride = 2; s.window = 2; s.extra_blocks = 1; s.accumulate = true; s.relu_mask = true; });
+      add([](Shape& s) { s.c = 33; s.h = 9; s.w = 7; s.stride = 2; s.window = 3; s.relu_mask = true; });
+      add([](Shape& s) { s.c = 16; s.h = 6; s.w = 6; s.stride = 1; s.window = 2; s.accumulate = true; s.relu_mask = true; });
+      add([](Shape& s) { s.c = 17; s.h = 7; s.w = 9; s.stride = 2; s.window = 2; s.accumulate = true; s.relu_mask = true; });
+      add([](Shape& s) { s.c = 16; s.h = 7; s.w = 9; s.stride = 2; s.window = 2; s.accumulate = true; });
       break;
     case Family::upsample2d_fwd:
     case Family::upsample2d_bwd:
       add([](Shape& s) { s.c = 3; s.h = 3; s.w = 5; s.window = 2; });
-      add([](Shape& s) { s.c = 20; s.h = 4; s.w = 4; s.window = 2; s.extra_blocks = 1; s.accumulate = true; });
+      add([](Shape& s) { s.c = 20; s.h = 4; s.w = 4; s.window = 2; s.extra_blocks = 1; s.accumulate = true; s.relu_mask = true; });
       add([](Shape& s) { s.c = 33; s.h = 2; s.w = 3; s.window = 3; });
       break;
     case Family::sigmoid_dice_fwd:
@@ -670,8 +685,8 @@ inline std::vector<Shape> standard_shapes(Family f) {
       break;
     default:  // dropout, relu_bwd, sigmoid_bwd, copy_channels
       add([](Shape& s) { s.c = 3; s.h = 7; s.w = 5; });
-      add([](Shape& s) { s.c = 20; s.h = 6; s.w = 9; s.extra_blocks = 1; s.accumulate = true; s.rate = 0.5f; });
-      add([](Shape& s) { s.c = 33; s.h = 4; s.w = 3; s.n = 3; s.rate = 0.1f; });
+      add([](Shape& s) { s.c = 20; s.h = 6; s.w = 9; s.extra_blocks = 1; s.accumulate = true; s.rate = 0.5f; s.relu_mask = true; });
+      add([](Shape& s) { s.c = 33; s.h = 4; s.w = 3; s.n = 3; s.rate = 0.1f; s.relu_mask = true; });
       add([](Shape& s) { s.c = 16; s.h = 5; s.w = 5; s.accumulate = true; });
       break;
   }

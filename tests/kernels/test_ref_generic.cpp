@@ -77,6 +77,41 @@ TEST_P(EveryFamily, EveryRegisteredKernelTheHostRunsMatchesTheReference) {
   EXPECT_GE(compared, 1);  // the reference itself, at least
 }
 
+// The folded ReLU backward (kernel_family.h, relu_mask_slot): the op given relu_y leaves dx
+// exactly as the op without it followed by relu_bwd(relu_y, dx).
+TEST_P(EveryFamily, ReferenceWithReluYEqualsTheOpThenReluBackward) {
+  const int slot = relu_mask_slot(GetParam());
+  const KernelInfo& ref = *reference_kernel(GetParam());
+  EXPECT_EQ(ref.relu_mask, slot >= 0);
+  if (slot < 0) return;  // the family has no relu_y: nothing to fold
+  int masked = 0;
+  for (auto shape : standard_shapes(GetParam())) {
+    if (!shape.relu_mask) continue;
+    ++masked;
+    testing::Fixture folded(GetParam(), shape);
+    shape.relu_mask = false;
+    testing::Fixture plain(GetParam(), shape);
+    testing::run_split(ref, folded.call(), 3);
+    testing::run_split(ref, plain.call(), 3);
+    const testing::OwnedTensor unmasked = plain.tensor(slot - 1).clone();
+    KernelCall relu{};
+    relu.t[0] = folded.call().t[slot];
+    relu.t[1] = plain.call().t[slot - 1];
+    const KernelInfo& relu_bwd = *reference_kernel(Family::relu_bwd);
+    testing::run_split(relu_bwd, relu, 1);
+    const auto r = testing::compare_tensors(plain.tensor(slot - 1), folded.tensor(slot - 1), Tolerance{0, 0}, "dx");
+    EXPECT_TRUE(r.ok) << describe(shape) << r.report;
+    size_t zeroed = 0, kept = 0;  // the mask bites, and not everywhere
+    testing::for_each_real(unmasked, [&](size_t k) {
+      if (unmasked.storage[k] == 0.f) return;
+      (folded.tensor(slot - 1).storage[k] == 0.f ? zeroed : kept) += 1;
+    });
+    EXPECT_GT(zeroed, 0u) << describe(shape);
+    EXPECT_GT(kept, 0u) << describe(shape);
+  }
+  EXPECT_GE(masked, 1) << "standard_shapes gives " << family_name(GetParam()) << " no relu_y case";
+}
+
 TEST_P(EveryFamily, WorkIsZeroForAnEmptyBatch) {
   auto shape = standard_shapes(GetParam()).front();
   if (GetParam() == Family::adam_update) {

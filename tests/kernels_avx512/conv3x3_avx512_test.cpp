@@ -56,6 +56,7 @@ std::vector<Shape> conv_shapes() {
       s.act = static_cast<Activation>(variant % 3);
       s.accumulate = v == 1;
       s.extra_blocks = (variant / 3) % 2;
+      s.relu_mask = variant % 4 < 2;  // backward-data: the folded ReLU backward
       out.push_back(s);
     }
   return out;

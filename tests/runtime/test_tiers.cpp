@@ -11,10 +11,10 @@
 namespace unet::runtime {
 namespace {
 
-std::vector<double> losses(kernels::Tier tier, const std::string& dir) {
+std::vector<double> losses(kernels::Tier tier, const std::string& dir, bool fold_relu_backward = true) {
   EngineOptions eo;
   eo.threads.num_threads = 2;
-  Engine e(test::compile(test::kTinyModel, 4, true, tier), eo);
+  Engine e(test::compile(test::kTinyModel, 4, true, tier, fold_relu_backward), eo);
   TrainOptions o;
   o.data_dir = dir;
   o.selection.channels = {2, 3};
@@ -37,6 +37,17 @@ TEST(Tiers, TwentyStepLossCurveMatchesTheReferenceKernels) {
   ASSERT_EQ(fast.size(), 20u);
   for (size_t k = 0; k < ref.size(); ++k) EXPECT_NEAR(fast[k], ref[k], 1e-3) << "step " << k + 1;
   EXPECT_LT(ref.back(), ref.front());
+}
+
+// The ReLU backwards folded into their gradients' last writers (graph/relu_backward_fold.h)
+// train as the separate relu_bwd ops do, on the optimised kernels.
+TEST(Tiers, FoldedReluBackwardTrainsAsTheSeparateOps) {
+  const std::string dir = test::temp_dir("fold");
+  test::write_dataset(dir, "train", 16, 16, 16, 23);
+  const kernels::Tier best = kernels::best_host_tier();
+  const std::vector<double> separate = losses(best, dir, false), folded = losses(best, dir, true);
+  ASSERT_EQ(folded.size(), separate.size());
+  for (size_t k = 0; k < folded.size(); ++k) EXPECT_NEAR(folded[k], separate[k], 1e-6) << "step " << k + 1;
 }
 
 }  // namespace
