@@ -1,15 +1,18 @@
 // Times the preferred avx512 kernel of every non-3x3 family, and the 1x1 conv entry points,
 // against the reference kernel on the shapes the UNet (models/unet_brats.def, batch 8,
 // 128x128) gives them. One thread, all items in one range, best of `reps` runs (the
-// reference: one run). Prints milliseconds, the speedup and, for convolutions, GFLOP/s.
-//   usage: bench_kernels_more [reps]
+// reference: one run), timed in the thread's CPU time like the FMA probe (on a shared
+// machine: what the thread got). Prints milliseconds, the speedup and, for convolutions,
+// GFLOP/s and their share of the single-thread fp32 FMA peak the probe measures at start.
+//   usage: bench_kernels_more [reps] [filter]   (filter: only layers or families containing it)
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <string>
 #include <vector>
 
+#include "bench/kernels/fma_probe.h"
 #include "kernels/avx512/conv1x1_avx512.h"
 #include "kernels/isa_tier.h"
 #include "kernels/kernel_registry.h"
@@ -28,12 +31,18 @@ struct Case {
   const KernelInfo* fast = nullptr;  // nullptr: best_kernel(family, avx512)
 };
 
+double thread_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 double seconds_of(const KernelInfo& k, testing::Fixture& f, int reps) {
   double best = 1e30;
   for (int r = 0; r < reps; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
+    const double t0 = thread_seconds();
     testing::run_split(k, f.call(), 1);
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    best = std::min(best, thread_seconds() - t0);
   }
   return best;
 }
@@ -66,6 +75,7 @@ Shape plane(int c, int h, bool accumulate = false) {
 
 int main(int argc, char** argv) {
   const int reps = argc > 1 ? std::max(1, std::atoi(argv[1])) : 3;
+  const std::string filter = argc > 2 ? argv[2] : "";
   if (!missing_features(Tier::avx512).empty()) {
     std::fprintf(stderr, "bench_kernels_more: this host lacks %s\n", missing_features(Tier::avx512).c_str());
     return 1;
@@ -113,15 +123,19 @@ int main(int argc, char** argv) {
   params.elements = 7765985;
   cases.push_back({"all params", Family::adam_update, params, 0});
 
-  std::printf("%-15s %-20s %-44s %10s %10s %8s %8s\n", "layer", "family", "kernel", "ref ms", "ms", "speedup", "GFLOP/s");
+  const double peak = unet::bench::measure_fma_peak_flops();
+  std::printf("single-thread fp32 FMA peak: %.1f GFLOP/s\n", peak * 1e-9);
+  std::printf("%-15s %-20s %-44s %10s %10s %8s %8s %6s\n", "layer", "family", "kernel", "ref ms", "ms", "speedup",
+              "GFLOP/s", "peak");
   for (const Case& c : cases) {
+    if (c.name.find(filter) == std::string::npos && family_name(c.family).find(filter) == std::string::npos) continue;
     const KernelInfo& fast = c.fast ? *c.fast : *best_kernel(c.family, Tier::avx512);
     const KernelInfo& ref = *reference_kernel(c.family);
     testing::Fixture fr(c.family, c.shape), ff(c.family, c.shape);
     const double tr = seconds_of(ref, fr, 1), tf = seconds_of(fast, ff, reps);
     std::printf("%-15s %-20s %-44s %10.2f %10.3f %8.1f", c.name.c_str(), std::string(family_name(c.family)).c_str(),
                 std::string(fast.name).c_str(), tr * 1e3, tf * 1e3, tr / tf);
-    if (c.flops > 0) std::printf(" %8.1f", c.flops / tf * 1e-9);
+    if (c.flops > 0) std::printf(" %8.1f %5.0f%%", c.flops / tf * 1e-9, 100 * c.flops / tf / peak);
     std::printf("\n");
     std::fflush(stdout);
   }

@@ -27,6 +27,13 @@ constexpr int kTileFloats = kBlock * kBlock;  // one 16x16 weight tile
 // Stack room for transposed weights in backward-data (24 KB: well inside a thread's stack).
 constexpr int kTransposedFloats = 6144;
 
+// acc += a * b as the in-place vfmadd231ps. Left to itself GCC picks the 132/213 forms for
+// some accumulators and pays for them with zmm-to-zmm moves that take FMA port slots; the
+// asm pins the form (AVX512F, so both ISA tiers may use it).
+UNET_SIMD_INLINE void fmadd_in_place(__m512& acc, __m512 a, __m512 b) {
+  asm("vfmadd231ps %[b], %[a], %[acc]" : [acc] "+v"(acc) : [a] "v"(a), [b] "v"(b));
+}
+
 // Splits `count` pixels into near-equal segments of at most `most`; calls fn(first, size).
 template <typename Fn>
 UNET_SIMD_INLINE void for_each_segment(int count, int most, Fn&& fn) {
@@ -232,7 +239,7 @@ UNET_SIMD_INLINE void add_weight_row(float* dw_row, const float* sum, __mmask16 
 
 // db[ob*16 + l] += sum of dy over images and pixels, for the real lanes of block ob; the sum
 // is kept in double per image so large layers do not lose the small terms.
-void add_bias_gradient_block(const TensorArg& dy, float* db, int ob) {
+[[maybe_unused]] void add_bias_gradient_block(const TensorArg& dy, float* db, int ob) {
   __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
   const int64_t pixels = static_cast<int64_t>(dy.h) * dy.w;
   for (int n = 0; n < dy.n; ++n) {
