@@ -7,7 +7,7 @@
 // family.
 //
 // The design (a tile alone, operands in L1, reaches about 80 % of the single-core FMA peak; the
-// whole kernels on the UNet's shapes, batch 8, 45-65 %: bench/kernels_more):
+// whole kernels on the UNet's shapes, batch 8, 40-65 % (backward-weights of the widest, 30-45 %):
 //  - register tiles of 24 zmm sums with 10 loads per 24 FMAs, the FMAs in the in-place form;
 //  - tiles run along the pixels of a whole image plane, not along one row, so 8-pixel-wide
 //    layers get full tiles (the output or source address of each pixel is looked up);
