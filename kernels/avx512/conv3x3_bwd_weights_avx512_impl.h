@@ -1,6 +1,7 @@
 // Body of the direct 3x3 convolution's backward-weights kernel (stride 1, padding 1, "same"
 // output) with the bias gradient, nChw16c activations, OIhw16i16o weight gradient. Included by
-// one translation unit per ISA tier, each defining UNET_AVX512_TIER_NS; AVX512F intrinsics only.
+// one translation unit per ISA tier, each defining UNET_AVX512_TIER_NS; AVX512F intrinsics only
+// (the pass loop is x86-64 assembly of AVX512F instructions).
 // Shapes the fast path does not cover go to the reference kernel.
 #ifndef UNET_AVX512_TIER_NS
 #error "define UNET_AVX512_TIER_NS before including conv3x3_bwd_weights_avx512_impl.h"
@@ -25,88 +26,291 @@ namespace {
 constexpr int kTaps = 9;
 constexpr int kTapFloats = kBlock * kBlock;  // one 16x16 weight tile
 
-// Items are (group of up to 4 dy blocks, x block). The register tile holds
-// dw for OB dy blocks x LN x lanes x 3 horizontal taps of one vertical tap; it sweeps a chunk
-// of rows (L1-resident) and is added back to dw, 16/LN lane groups x 3 vertical taps a chunk.
-
+// Items are (group of up to 4 dy blocks, x block). A pass holds 24 accumulators in registers
+// (the dw of one vertical tap ky, 3 horizontal taps, 2 dy blocks x 4 input lanes or 1 dy
+// block x 8 lanes), sweeps a chunk of rows (L1-resident) and adds them back to dw.
 constexpr int kMaxWeightBlocks = 4;
 constexpr int kPixelsPerChunk = 128;
+constexpr int kMaxChunkRows = kPixelsPerChunk / 2;  // the pass loop needs rows of >= 2 pixels
+constexpr int kMaxPieceWidth = 2 * kPixelsPerChunk;  // wider rows are cut into column pieces
 
-// Input lanes per pass for OB dy blocks: about 24 accumulators (OB x lanes x 3 taps).
 template <int OB>
-constexpr int kLanesPerPass = OB == 1 ? 8 : OB == 2 ? 4 : 2;
+constexpr int kLanesPerPass = 24 / (3 * OB);
 
-template <int OB, int LN, bool HasLeft, bool HasRight>
-UNET_INLINE void bww_pixel(__m512 (&acc)[OB][LN][3], const float* xp, const float* gp, int64_t g_blk) {
-  __m512 g[OB];
-#pragma GCC unroll 4
-  for (int o = 0; o < OB; ++o) g[o] = _mm512_loadu_ps(gp + o * g_blk);
-#pragma GCC unroll 8
-  for (int l = 0; l < LN; ++l)
-#pragma GCC unroll 3
-    for (int kx = 0; kx < 3; ++kx) {
-      if ((kx == 0 && !HasLeft) || (kx == 2 && !HasRight)) continue;
-      const __m512 xb = _mm512_set1_ps(xp[(kx - 1) * kBlock + l]);
-#pragma GCC unroll 4
-      for (int o = 0; o < OB; ++o) acc[o][l][kx] = _mm512_fmadd_ps(xb, g[o], acc[o][l][kx]);
-    }
-}
+// One pass, as the pass loop reads it (offsets fixed in the assembly below).
+struct PassArgs {
+  const float* const* rows;  // per row: x at (row + ky - 1, first pixel), dy at (row, first pixel)
+  int64_t nrows;
+  int64_t start;  // bytes: 64 when the first pixel is the row's left edge (taps kx = 1, 2 only), else 0
+  int64_t pend;   // bytes: start + 128 x the pixel pairs
+  int64_t odd;    // one interior pixel after the pairs
+  int64_t right;  // the last pixel is the row's right edge (taps kx = 0, 1 only)
+  float* dw;      // dw of (first dy block, ky, kx = 0, first lane)
+  int64_t dw_ob;  // bytes between the dw of consecutive dy blocks
+  int64_t g_blk;  // bytes between consecutive dy blocks
+  const float* pf;  // prefetch stream: one line into L2 a pixel pair step, per pair 2 lines
+  int64_t lane;   // bytes: first input lane of the pass
+  int64_t g_off;  // bytes: first dy block of the pass from the table's
+};
+static_assert(offsetof(PassArgs, g_off) == 88, "the pass loop's field offsets");
 
-// Adds the contribution of output rows [y0, y1) of one image to the dw tiles of vertical tap
-// ky, input lanes [l0, l0 + LN). x0: x block of the image; g0: first dy block; dw0: dw of
-// (first dy block, x block, tap 0). With PF, one cache line a pixel from pf on is
-// prefetched into L2: the next chunk's rows, which the hardware prefetcher fetches late
-// (each row of a wide image is its own 4 KB page).
+// The pass loop. Accumulators zmm0..23: acc[o][l][kx] in zmm(o * 12 + l * 3 + kx) (OB = 2,
+// 4 lanes) or zmm(l * 3 + kx) (OB = 1, 8 lanes); dy in zmm24..27 (pixel p blocks 0, 1, pixel
+// p + 1 blocks 0, 1), broadcasts in zmm28..31. The interior of a row runs two pixels a step:
+// their dy vectors are loaded once and each broadcast of the x pixels p - 1 .. p + 2 serves
+// every tap of either pixel that reads it (4 broadcasts a lane instead of 6), the loop runs
+// ~6 % nearer the FMA peak than one pixel a step. Assembly because GCC, given this loop as
+// intrinsics, spills accumulators or copies them between registers (moves that take FMA slots).
+// rax: x row, rcx: dy row, rsi: dy row of block 1, rdi: byte offset in the row, r8: row table,
+// r9: rows left, r10: prefetch stream, r11: end of the pairs, rdx: scratch.
+
+// Gas macros of one lane, defined and purged inside each asm statement: x of the pixel at
+// (%rax,%rdi) + d, dy in zmm24.. . bww_pair: pixels p, p + 1; bww_one: pixel p, the taps kx
+// whose flag k0..k2 is set. a00..a12: the lane's accumulators of block 0 / 1, taps kx = 0..2.
+#define BWW_LANE_MACROS_OB2                                                              \
+  ".macro bww_pair d, a00, a01, a02, a10, a11, a12\n\t"                                  \
+  "vbroadcastss \\d-64(%%rax,%%rdi), %%zmm28\n\t"                                        \
+  "vfmadd231ps %%zmm28, %%zmm24, \\a00\n\t"                                              \
+  "vfmadd231ps %%zmm28, %%zmm25, \\a10\n\t"                                              \
+  "vbroadcastss \\d(%%rax,%%rdi), %%zmm29\n\t"                                           \
+  "vfmadd231ps %%zmm29, %%zmm24, \\a01\n\t"                                              \
+  "vfmadd231ps %%zmm29, %%zmm25, \\a11\n\t"                                              \
+  "vfmadd231ps %%zmm29, %%zmm26, \\a00\n\t"                                              \
+  "vfmadd231ps %%zmm29, %%zmm27, \\a10\n\t"                                              \
+  "vbroadcastss \\d+64(%%rax,%%rdi), %%zmm30\n\t"                                        \
+  "vfmadd231ps %%zmm30, %%zmm24, \\a02\n\t"                                              \
+  "vfmadd231ps %%zmm30, %%zmm25, \\a12\n\t"                                              \
+  "vfmadd231ps %%zmm30, %%zmm26, \\a01\n\t"                                              \
+  "vfmadd231ps %%zmm30, %%zmm27, \\a11\n\t"                                              \
+  "vbroadcastss \\d+128(%%rax,%%rdi), %%zmm31\n\t"                                       \
+  "vfmadd231ps %%zmm31, %%zmm26, \\a02\n\t"                                              \
+  "vfmadd231ps %%zmm31, %%zmm27, \\a12\n\t"                                              \
+  ".endm\n\t"                                                                            \
+  ".macro bww_one k0, k1, k2, d, a00, a01, a02, a10, a11, a12\n\t"                       \
+  ".if \\k0\n\t"                                                                         \
+  "vbroadcastss \\d-64(%%rax,%%rdi), %%zmm28\n\t"                                        \
+  "vfmadd231ps %%zmm28, %%zmm24, \\a00\n\t"                                              \
+  "vfmadd231ps %%zmm28, %%zmm25, \\a10\n\t"                                              \
+  ".endif\n\t"                                                                           \
+  ".if \\k1\n\t"                                                                         \
+  "vbroadcastss \\d(%%rax,%%rdi), %%zmm29\n\t"                                           \
+  "vfmadd231ps %%zmm29, %%zmm24, \\a01\n\t"                                              \
+  "vfmadd231ps %%zmm29, %%zmm25, \\a11\n\t"                                              \
+  ".endif\n\t"                                                                           \
+  ".if \\k2\n\t"                                                                         \
+  "vbroadcastss \\d+64(%%rax,%%rdi), %%zmm30\n\t"                                        \
+  "vfmadd231ps %%zmm30, %%zmm24, \\a02\n\t"                                              \
+  "vfmadd231ps %%zmm30, %%zmm25, \\a12\n\t"                                              \
+  ".endif\n\t"                                                                           \
+  ".endm\n\t"                                                                            \
+  ".macro bww_load_one\n\t"                                                              \
+  "vmovups (%%rcx,%%rdi), %%zmm24\n\t"                                                   \
+  "vmovups (%%rsi,%%rdi), %%zmm25\n\t"                                                   \
+  ".endm\n\t"                                                                            \
+  ".macro bww_load_pair\n\t"                                                             \
+  "vmovups (%%rcx,%%rdi), %%zmm24\n\t"                                                   \
+  "vmovups (%%rsi,%%rdi), %%zmm25\n\t"                                                   \
+  "vmovups 64(%%rcx,%%rdi), %%zmm26\n\t"                                                 \
+  "vmovups 64(%%rsi,%%rdi), %%zmm27\n\t"                                                 \
+  ".endm\n\t"
+
+#define BWW_LANE_MACROS_OB1                                                              \
+  ".macro bww_pair d, a0, a1, a2\n\t"                                                    \
+  "vbroadcastss \\d-64(%%rax,%%rdi), %%zmm28\n\t"                                        \
+  "vfmadd231ps %%zmm28, %%zmm24, \\a0\n\t"                                               \
+  "vbroadcastss \\d(%%rax,%%rdi), %%zmm29\n\t"                                           \
+  "vfmadd231ps %%zmm29, %%zmm24, \\a1\n\t"                                               \
+  "vfmadd231ps %%zmm29, %%zmm26, \\a0\n\t"                                               \
+  "vbroadcastss \\d+64(%%rax,%%rdi), %%zmm30\n\t"                                        \
+  "vfmadd231ps %%zmm30, %%zmm24, \\a2\n\t"                                               \
+  "vfmadd231ps %%zmm30, %%zmm26, \\a1\n\t"                                               \
+  "vbroadcastss \\d+128(%%rax,%%rdi), %%zmm31\n\t"                                       \
+  "vfmadd231ps %%zmm31, %%zmm26, \\a2\n\t"                                               \
+  ".endm\n\t"                                                                            \
+  ".macro bww_one k0, k1, k2, d, a0, a1, a2\n\t"                                         \
+  ".if \\k0\n\t"                                                                         \
+  "vbroadcastss \\d-64(%%rax,%%rdi), %%zmm28\n\t"                                        \
+  "vfmadd231ps %%zmm28, %%zmm24, \\a0\n\t"                                               \
+  ".endif\n\t"                                                                           \
+  ".if \\k1\n\t"                                                                         \
+  "vbroadcastss \\d(%%rax,%%rdi), %%zmm29\n\t"                                           \
+  "vfmadd231ps %%zmm29, %%zmm24, \\a1\n\t"                                               \
+  ".endif\n\t"                                                                           \
+  ".if \\k2\n\t"                                                                         \
+  "vbroadcastss \\d+64(%%rax,%%rdi), %%zmm30\n\t"                                        \
+  "vfmadd231ps %%zmm30, %%zmm24, \\a2\n\t"                                               \
+  ".endif\n\t"                                                                           \
+  ".endm\n\t"                                                                            \
+  ".macro bww_load_one\n\t"                                                              \
+  "vmovups (%%rcx,%%rdi), %%zmm24\n\t"                                                   \
+  ".endm\n\t"                                                                            \
+  ".macro bww_load_pair\n\t"                                                             \
+  "vmovups (%%rcx,%%rdi), %%zmm24\n\t"                                                   \
+  "vmovups 64(%%rcx,%%rdi), %%zmm26\n\t"                                                 \
+  ".endm\n\t"
+
+// All lanes of the pass: bww_lanes_pair, bww_lanes_one k0, k1, k2.
+#define BWW_LANES_OB2 \
+  ".macro bww_lanes_pair\n\t" \
+  "bww_pair 0, %%zmm0, %%zmm1, %%zmm2, %%zmm12, %%zmm13, %%zmm14\n\t" \
+  "bww_pair 4, %%zmm3, %%zmm4, %%zmm5, %%zmm15, %%zmm16, %%zmm17\n\t" \
+  "bww_pair 8, %%zmm6, %%zmm7, %%zmm8, %%zmm18, %%zmm19, %%zmm20\n\t" \
+  "bww_pair 12, %%zmm9, %%zmm10, %%zmm11, %%zmm21, %%zmm22, %%zmm23\n\t" \
+  ".endm\n\t" \
+  ".macro bww_lanes_one k0, k1, k2\n\t" \
+  "bww_one \\k0, \\k1, \\k2, 0, %%zmm0, %%zmm1, %%zmm2, %%zmm12, %%zmm13, %%zmm14\n\t" \
+  "bww_one \\k0, \\k1, \\k2, 4, %%zmm3, %%zmm4, %%zmm5, %%zmm15, %%zmm16, %%zmm17\n\t" \
+  "bww_one \\k0, \\k1, \\k2, 8, %%zmm6, %%zmm7, %%zmm8, %%zmm18, %%zmm19, %%zmm20\n\t" \
+  "bww_one \\k0, \\k1, \\k2, 12, %%zmm9, %%zmm10, %%zmm11, %%zmm21, %%zmm22, %%zmm23\n\t" \
+  ".endm\n\t"
+
+#define BWW_LANES_OB1 \
+  ".macro bww_lanes_pair\n\t" \
+  "bww_pair 0, %%zmm0, %%zmm1, %%zmm2\n\t" \
+  "bww_pair 4, %%zmm3, %%zmm4, %%zmm5\n\t" \
+  "bww_pair 8, %%zmm6, %%zmm7, %%zmm8\n\t" \
+  "bww_pair 12, %%zmm9, %%zmm10, %%zmm11\n\t" \
+  "bww_pair 16, %%zmm12, %%zmm13, %%zmm14\n\t" \
+  "bww_pair 20, %%zmm15, %%zmm16, %%zmm17\n\t" \
+  "bww_pair 24, %%zmm18, %%zmm19, %%zmm20\n\t" \
+  "bww_pair 28, %%zmm21, %%zmm22, %%zmm23\n\t" \
+  ".endm\n\t" \
+  ".macro bww_lanes_one k0, k1, k2\n\t" \
+  "bww_one \\k0, \\k1, \\k2, 0, %%zmm0, %%zmm1, %%zmm2\n\t" \
+  "bww_one \\k0, \\k1, \\k2, 4, %%zmm3, %%zmm4, %%zmm5\n\t" \
+  "bww_one \\k0, \\k1, \\k2, 8, %%zmm6, %%zmm7, %%zmm8\n\t" \
+  "bww_one \\k0, \\k1, \\k2, 12, %%zmm9, %%zmm10, %%zmm11\n\t" \
+  "bww_one \\k0, \\k1, \\k2, 16, %%zmm12, %%zmm13, %%zmm14\n\t" \
+  "bww_one \\k0, \\k1, \\k2, 20, %%zmm15, %%zmm16, %%zmm17\n\t" \
+  "bww_one \\k0, \\k1, \\k2, 24, %%zmm18, %%zmm19, %%zmm20\n\t" \
+  "bww_one \\k0, \\k1, \\k2, 28, %%zmm21, %%zmm22, %%zmm23\n\t" \
+  ".endm\n\t"
+
+// The accumulators from / to dw at %rdx (dy block 1 at %rdx + %r11).
+#define BWW_TILES_LOAD_OB2 \
+  "vmovups 0(%%rdx), %%zmm0\n\t" "vmovups 1024(%%rdx), %%zmm1\n\t" "vmovups 2048(%%rdx), %%zmm2\n\t" \
+  "vmovups 64(%%rdx), %%zmm3\n\t" "vmovups 1088(%%rdx), %%zmm4\n\t" "vmovups 2112(%%rdx), %%zmm5\n\t" \
+  "vmovups 128(%%rdx), %%zmm6\n\t" "vmovups 1152(%%rdx), %%zmm7\n\t" "vmovups 2176(%%rdx), %%zmm8\n\t" \
+  "vmovups 192(%%rdx), %%zmm9\n\t" "vmovups 1216(%%rdx), %%zmm10\n\t" "vmovups 2240(%%rdx), %%zmm11\n\t" \
+  "vmovups 0(%%rdx,%%r11), %%zmm12\n\t" "vmovups 1024(%%rdx,%%r11), %%zmm13\n\t" "vmovups 2048(%%rdx,%%r11), %%zmm14\n\t" \
+  "vmovups 64(%%rdx,%%r11), %%zmm15\n\t" "vmovups 1088(%%rdx,%%r11), %%zmm16\n\t" "vmovups 2112(%%rdx,%%r11), %%zmm17\n\t" \
+  "vmovups 128(%%rdx,%%r11), %%zmm18\n\t" "vmovups 1152(%%rdx,%%r11), %%zmm19\n\t" "vmovups 2176(%%rdx,%%r11), %%zmm20\n\t" \
+  "vmovups 192(%%rdx,%%r11), %%zmm21\n\t" "vmovups 1216(%%rdx,%%r11), %%zmm22\n\t" "vmovups 2240(%%rdx,%%r11), %%zmm23\n\t" \
+
+#define BWW_TILES_STORE_OB2 \
+  "vmovups %%zmm0, 0(%%rdx)\n\t" "vmovups %%zmm1, 1024(%%rdx)\n\t" "vmovups %%zmm2, 2048(%%rdx)\n\t" \
+  "vmovups %%zmm3, 64(%%rdx)\n\t" "vmovups %%zmm4, 1088(%%rdx)\n\t" "vmovups %%zmm5, 2112(%%rdx)\n\t" \
+  "vmovups %%zmm6, 128(%%rdx)\n\t" "vmovups %%zmm7, 1152(%%rdx)\n\t" "vmovups %%zmm8, 2176(%%rdx)\n\t" \
+  "vmovups %%zmm9, 192(%%rdx)\n\t" "vmovups %%zmm10, 1216(%%rdx)\n\t" "vmovups %%zmm11, 2240(%%rdx)\n\t" \
+  "vmovups %%zmm12, 0(%%rdx,%%r11)\n\t" "vmovups %%zmm13, 1024(%%rdx,%%r11)\n\t" "vmovups %%zmm14, 2048(%%rdx,%%r11)\n\t" \
+  "vmovups %%zmm15, 64(%%rdx,%%r11)\n\t" "vmovups %%zmm16, 1088(%%rdx,%%r11)\n\t" "vmovups %%zmm17, 2112(%%rdx,%%r11)\n\t" \
+  "vmovups %%zmm18, 128(%%rdx,%%r11)\n\t" "vmovups %%zmm19, 1152(%%rdx,%%r11)\n\t" "vmovups %%zmm20, 2176(%%rdx,%%r11)\n\t" \
+  "vmovups %%zmm21, 192(%%rdx,%%r11)\n\t" "vmovups %%zmm22, 1216(%%rdx,%%r11)\n\t" "vmovups %%zmm23, 2240(%%rdx,%%r11)\n\t" \
+
+#define BWW_TILES_LOAD_OB1 \
+  "vmovups 0(%%rdx), %%zmm0\n\t" "vmovups 1024(%%rdx), %%zmm1\n\t" "vmovups 2048(%%rdx), %%zmm2\n\t" \
+  "vmovups 64(%%rdx), %%zmm3\n\t" "vmovups 1088(%%rdx), %%zmm4\n\t" "vmovups 2112(%%rdx), %%zmm5\n\t" \
+  "vmovups 128(%%rdx), %%zmm6\n\t" "vmovups 1152(%%rdx), %%zmm7\n\t" "vmovups 2176(%%rdx), %%zmm8\n\t" \
+  "vmovups 192(%%rdx), %%zmm9\n\t" "vmovups 1216(%%rdx), %%zmm10\n\t" "vmovups 2240(%%rdx), %%zmm11\n\t" \
+  "vmovups 256(%%rdx), %%zmm12\n\t" "vmovups 1280(%%rdx), %%zmm13\n\t" "vmovups 2304(%%rdx), %%zmm14\n\t" \
+  "vmovups 320(%%rdx), %%zmm15\n\t" "vmovups 1344(%%rdx), %%zmm16\n\t" "vmovups 2368(%%rdx), %%zmm17\n\t" \
+  "vmovups 384(%%rdx), %%zmm18\n\t" "vmovups 1408(%%rdx), %%zmm19\n\t" "vmovups 2432(%%rdx), %%zmm20\n\t" \
+  "vmovups 448(%%rdx), %%zmm21\n\t" "vmovups 1472(%%rdx), %%zmm22\n\t" "vmovups 2496(%%rdx), %%zmm23\n\t" \
+
+#define BWW_TILES_STORE_OB1 \
+  "vmovups %%zmm0, 0(%%rdx)\n\t" "vmovups %%zmm1, 1024(%%rdx)\n\t" "vmovups %%zmm2, 2048(%%rdx)\n\t" \
+  "vmovups %%zmm3, 64(%%rdx)\n\t" "vmovups %%zmm4, 1088(%%rdx)\n\t" "vmovups %%zmm5, 2112(%%rdx)\n\t" \
+  "vmovups %%zmm6, 128(%%rdx)\n\t" "vmovups %%zmm7, 1152(%%rdx)\n\t" "vmovups %%zmm8, 2176(%%rdx)\n\t" \
+  "vmovups %%zmm9, 192(%%rdx)\n\t" "vmovups %%zmm10, 1216(%%rdx)\n\t" "vmovups %%zmm11, 2240(%%rdx)\n\t" \
+  "vmovups %%zmm12, 256(%%rdx)\n\t" "vmovups %%zmm13, 1280(%%rdx)\n\t" "vmovups %%zmm14, 2304(%%rdx)\n\t" \
+  "vmovups %%zmm15, 320(%%rdx)\n\t" "vmovups %%zmm16, 1344(%%rdx)\n\t" "vmovups %%zmm17, 2368(%%rdx)\n\t" \
+  "vmovups %%zmm18, 384(%%rdx)\n\t" "vmovups %%zmm19, 1408(%%rdx)\n\t" "vmovups %%zmm20, 2432(%%rdx)\n\t" \
+  "vmovups %%zmm21, 448(%%rdx)\n\t" "vmovups %%zmm22, 1472(%%rdx)\n\t" "vmovups %%zmm23, 2496(%%rdx)\n\t" \
+
+
+// The pass (see PassArgs): rows, each its left edge pixel, the pixel pairs, an odd interior
+// pixel, its right edge pixel. PREFETCH: the prefetches of a pair step, or nothing.
+#define BWW_PASS(LANE_MACROS, LANES, TILES_LOAD, TILES_STORE, PREFETCH)                      \
+  LANE_MACROS LANES                                                                        \
+  "mov 48(%[a]), %%rdx\n\t"                                                                \
+  "mov 56(%[a]), %%r11\n\t" TILES_LOAD                                                     \
+  "mov 0(%[a]), %%r8\n\t"                                                                  \
+  "mov 8(%[a]), %%r9\n\t"                                                                  \
+  "mov 72(%[a]), %%r10\n\t"                                                                \
+  "mov 24(%[a]), %%r11\n\t"                                                                \
+  "2:\n\t"                                                                                 \
+  "mov (%%r8), %%rax\n\t"                                                                  \
+  "mov 8(%%r8), %%rcx\n\t"                                                                 \
+  "add 80(%[a]), %%rax\n\t"                                                                \
+  "add 88(%[a]), %%rcx\n\t"                                                                \
+  "mov 64(%[a]), %%rsi\n\t"                                                                \
+  "add %%rcx, %%rsi\n\t"                                                                   \
+  "xor %%edi, %%edi\n\t"                                                                   \
+  "cmpq $0, 16(%[a])\n\t"                                                                  \
+  "je 3f\n\t"                                                                              \
+  "bww_load_one\n\t"                                                                       \
+  "bww_lanes_one 0, 1, 1\n\t"                                                              \
+  "mov $64, %%edi\n\t"                                                                     \
+  "3:\n\t"                                                                                 \
+  "cmp %%r11, %%rdi\n\t"                                                                   \
+  "je 5f\n\t"                                                                              \
+  "4:\n\t" PREFETCH                                                                        \
+  "bww_load_pair\n\t"                                                                      \
+  "bww_lanes_pair\n\t"                                                                     \
+  "sub $-128, %%rdi\n\t"                                                                   \
+  "cmp %%r11, %%rdi\n\t"                                                                   \
+  "jne 4b\n\t"                                                                             \
+  "add %%r11, %%r10\n\t"                                                                   \
+  "5:\n\t"                                                                                 \
+  "cmpq $0, 32(%[a])\n\t"                                                                  \
+  "je 6f\n\t"                                                                              \
+  "bww_load_one\n\t"                                                                       \
+  "bww_lanes_one 1, 1, 1\n\t"                                                              \
+  "add $64, %%rdi\n\t"                                                                     \
+  "6:\n\t"                                                                                 \
+  "cmpq $0, 40(%[a])\n\t"                                                                  \
+  "je 7f\n\t"                                                                              \
+  "bww_load_one\n\t"                                                                       \
+  "bww_lanes_one 1, 1, 0\n\t"                                                              \
+  "7:\n\t"                                                                                 \
+  "add $16, %%r8\n\t"                                                                      \
+  "dec %%r9\n\t"                                                                           \
+  "jne 2b\n\t"                                                                             \
+  "mov 48(%[a]), %%rdx\n\t"                                                                \
+  "mov 56(%[a]), %%r11\n\t" TILES_STORE                                                    \
+  ".purgem bww_pair\n\t"                                                                   \
+  ".purgem bww_one\n\t"                                                                    \
+  ".purgem bww_load_one\n\t"                                                               \
+  ".purgem bww_load_pair\n\t"                                                              \
+  ".purgem bww_lanes_pair\n\t"                                                             \
+  ".purgem bww_lanes_one\n\t"
+
+#define BWW_PREFETCH_PAIR "prefetcht1 (%%r10,%%rdi)\n\tprefetcht1 64(%%r10,%%rdi)\n\t"
+#define BWW_PASS_CLOBBERS                                                                        \
+  "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "memory", "cc", "zmm0", "zmm1", "zmm2", \
+      "zmm3", "zmm4", "zmm5", "zmm6", "zmm7", "zmm8", "zmm9", "zmm10", "zmm11", "zmm12", "zmm13",    \
+      "zmm14", "zmm15", "zmm16", "zmm17", "zmm18", "zmm19", "zmm20", "zmm21", "zmm22", "zmm23",      \
+      "zmm24", "zmm25", "zmm26", "zmm27", "zmm28", "zmm29", "zmm30", "zmm31"
+
+// Runs one pass: OB dy blocks (1 or 2), 24 / (3 OB) lanes; with PF, the prefetch stream.
 template <int OB, bool PF>
-void bww_rows(const float* x0, const float* g0, int64_t g_blk, float* dw0, int64_t dw_ob, int h,
-              int w, int y0, int y1, int xa, int xb, int ky, int l0, const float* pf) {
-  constexpr int LN = kLanesPerPass<OB>;
-  const int ya = std::max(y0, 1 - ky), yb = std::min(y1, h + 1 - ky);
-  if (ya >= yb) return;
-  __m512 acc[OB][LN][3];
-#pragma GCC unroll 4
-  for (int o = 0; o < OB; ++o)
-#pragma GCC unroll 8
-    for (int l = 0; l < LN; ++l)
-#pragma GCC unroll 3
-      for (int kx = 0; kx < 3; ++kx)
-        acc[o][l][kx] = _mm512_loadu_ps(dw0 + o * dw_ob + (ky * 3 + kx) * kTapFloats + (l0 + l) * kBlock);
-  for (int y = ya; y < yb; ++y) {
-    const float* xr = x0 + (int64_t(y + ky - 1) * w) * kBlock + l0;
-    const float* gr = g0 + int64_t(y) * w * kBlock;
-    if (w == 1) {
-      bww_pixel<OB, LN, false, false>(acc, xr, gr, g_blk);
-      continue;
-    }
-    int x = xa;
-    if (x == 0) bww_pixel<OB, LN, false, true>(acc, xr, gr, g_blk), x = 1;
-    const int interior_end = xb == w ? w - 1 : xb;
-    for (; x < interior_end; ++x) {
-      // Hides from the compiler that this pixel's right tap is the next pixel's centre tap:
-      // carrying those broadcasts across iterations needs more than 32 registers and spills.
-      const float* xp = xr + x * kBlock;
-      asm("" : "+r"(xp));
-      if constexpr (PF) _mm_prefetch(reinterpret_cast<const char*>(pf), _MM_HINT_T1), pf += kBlock;
-      bww_pixel<OB, LN, true, true>(acc, xp, gr + x * kBlock, g_blk);
-    }
-    if (xb == w) bww_pixel<OB, LN, true, false>(acc, xr + (w - 1) * kBlock, gr + (w - 1) * kBlock, g_blk);
-  }
-#pragma GCC unroll 4
-  for (int o = 0; o < OB; ++o)
-#pragma GCC unroll 8
-    for (int l = 0; l < LN; ++l)
-#pragma GCC unroll 3
-      for (int kx = 0; kx < 3; ++kx)
-        _mm512_storeu_ps(dw0 + o * dw_ob + (ky * 3 + kx) * kTapFloats + (l0 + l) * kBlock, acc[o][l][kx]);
+void bww_pass(const PassArgs& args) {
+  static_assert(OB == 1 || OB == 2, "a pass holds 24 accumulators of 1 or 2 dy blocks");
+  if constexpr (OB == 2 && PF)
+    asm volatile(BWW_PASS(BWW_LANE_MACROS_OB2, BWW_LANES_OB2, BWW_TILES_LOAD_OB2, BWW_TILES_STORE_OB2,
+                          BWW_PREFETCH_PAIR)
+                 : : [a] "r"(&args) : BWW_PASS_CLOBBERS);
+  else if constexpr (OB == 2)
+    asm volatile(BWW_PASS(BWW_LANE_MACROS_OB2, BWW_LANES_OB2, BWW_TILES_LOAD_OB2, BWW_TILES_STORE_OB2, "")
+                 : : [a] "r"(&args) : BWW_PASS_CLOBBERS);
+  else if constexpr (PF)
+    asm volatile(BWW_PASS(BWW_LANE_MACROS_OB1, BWW_LANES_OB1, BWW_TILES_LOAD_OB1, BWW_TILES_STORE_OB1,
+                          BWW_PREFETCH_PAIR)
+                 : : [a] "r"(&args) : BWW_PASS_CLOBBERS);
+  else
+    asm volatile(BWW_PASS(BWW_LANE_MACROS_OB1, BWW_LANES_OB1, BWW_TILES_LOAD_OB1, BWW_TILES_STORE_OB1, "")
+                 : : [a] "r"(&args) : BWW_PASS_CLOBBERS);
 }
-
-using RowsFn = void (*)(const float*, const float*, int64_t, float*, int64_t, int, int, int, int, int,
-                        int, int, int, const float*);
-constexpr RowsFn kWeightRows[2][kMaxWeightBlocks] = {
-    {bww_rows<1, false>, bww_rows<2, false>, bww_rows<3, false>, bww_rows<4, false>},
-    {bww_rows<1, true>, bww_rows<2, true>, bww_rows<3, true>, bww_rows<4, true>}};
-constexpr int kWeightLanes[kMaxWeightBlocks] = {kLanesPerPass<1>, kLanesPerPass<2>, kLanesPerPass<3>,
-                                                kLanesPerPass<4>};
 
 // Adds the pixels [p0, p1) of dy block g to the bias sum s (16 lanes).
 UNET_INLINE __m512 sum_pixels(__m512 s, const float* g, int64_t p0, int64_t p1) {
@@ -120,29 +324,40 @@ UNET_INLINE __m512 sum_pixels(__m512 s, const float* g, int64_t p0, int64_t p1) 
   return _mm512_add_ps(s, s1);
 }
 
+// The fast path: the 3x3 "same" shapes with rows of at least 2 pixels (the pass loop's left
+// and right edge pixels are distinct).
+bool covered(const TensorArg& x, const TensorArg& w, const TensorArg& dy, const KernelCall& call) {
+  return is_same_3x3(x, w, dy, call) && x.w >= 2;
+}
+
 size_t bwd_weights_work(const KernelCall& call) {
   const TensorArg &x = call.t[0], &w = call.t[2], &dy = call.t[1];
-  if (!is_same_3x3(x, w, dy, call)) return ref::conv2d_bwd_weights_work(call);
+  if (!covered(x, w, dy, call)) return ref::conv2d_bwd_weights_work(call);
   const int groups = (channel_blocks(dy.c) + kMaxWeightBlocks - 1) / kMaxWeightBlocks;
   return size_t(groups) * channel_blocks(x.c);
 }
 
+using PassFn = void (*)(const PassArgs&);
+constexpr PassFn kPasses[2][2] = {{bww_pass<1, false>, bww_pass<2, false>},  // [prefetch][dy blocks - 1]
+                                  {bww_pass<1, true>, bww_pass<2, true>}};
+
 void bwd_weights_run(const KernelCall& call, size_t begin, size_t end) {
   const TensorArg &x = call.t[0], &dy = call.t[1], &dw = call.t[2], &db = call.t[3];
-  if (!is_same_3x3(x, dw, dy, call)) return ref::conv2d_bwd_weights_run(call, begin, end);
+  if (!covered(x, dw, dy, call)) return ref::conv2d_bwd_weights_run(call, begin, end);
   const int ibs = channel_blocks(x.c), obs = channel_blocks(dy.c);
   const int64_t plane = int64_t(x.h) * x.w * kBlock;
   const int64_t dw_ob = int64_t(ibs) * kTaps * kTapFloats;
-  // Chunks of whole rows, about kPixelsPerChunk pixels, swept 3 x 16 / LN times from L1;
-  // rows wider than 2 * kPixelsPerChunk are cut into column pieces.
-  const int chunk = std::clamp(kPixelsPerChunk / x.w, 1, x.h);
-  const int col_chunks = (x.w + 2 * kPixelsPerChunk - 1) / (2 * kPixelsPerChunk);
+  // Chunks of whole rows, about kPixelsPerChunk pixels, swept 3 x 16 / lanes x blocks / 2
+  // times from L1; rows wider than 2 * kPixelsPerChunk are cut into column pieces.
+  const int col_chunks = (x.w + kMaxPieceWidth - 1) / kMaxPieceWidth;
+  const int piece = (x.w + col_chunks - 1) / col_chunks;
+  const int chunk = std::clamp(kPixelsPerChunk / piece, 1, std::min(x.h, kMaxChunkRows));
+  const float* rows[2 * kMaxChunkRows];  // per row of a pass: x row, dy row
   for (size_t item = begin; item < end; ++item) {
     const int ib = static_cast<int>(item % ibs);
     const int ob = static_cast<int>(item / ibs) * kMaxWeightBlocks;
     const int ocb = std::min(kMaxWeightBlocks, obs - ob);
     float* dw0 = dw.data + (int64_t(ob) * ibs + ib) * kTaps * kTapFloats;
-    const int lanes = kWeightLanes[ocb - 1];
     const int x_lanes = std::min(kBlock, x.c - ib * kBlock);  // the rest are zero
     // The bias gradient rides along with the first x block, summed while dy is in L1.
     const bool bias = ib == 0 && db.data != nullptr;
@@ -155,18 +370,44 @@ void bwd_weights_run(const KernelCall& call, size_t begin, size_t end) {
         const bool last = n + 1 == x.n && y1 == x.h;
         const int nn = y1 == x.h ? n + 1 : n, ny0 = y1 == x.h ? 0 : y1;
         const float* next[kMaxWeightBlocks + 1] = {};
-        if (!last && col_chunks == 1) {
+        if (!last) {
           for (int o = 0; o < ocb; ++o) next[o] = dy.block(nn, ob + o) + int64_t(ny0) * x.w * kBlock;
           next[ocb] = x.block(nn, ib) + int64_t(nn == n ? ny0 + 1 : 0) * x.w * kBlock;
         }
         for (int cc = 0; cc < col_chunks; ++cc) {
           const int xa = x.w * cc / col_chunks, xb = x.w * (cc + 1) / col_chunks;
-          for (int ky = 0; ky < 3; ++ky)
-            for (int l0 = 0, pass = 0; l0 < x_lanes; l0 += lanes, ++pass) {
-              const float* pf = ky == 1 && pass <= ocb ? next[pass] : nullptr;
-              kWeightRows[pf != nullptr][ocb - 1](x.block(n, ib), dy.block(n, ob), plane, dw0, dw_ob, x.h,
-                                                  x.w, y0, y1, xa, xb, ky, l0, pf);
+          const bool left = xa == 0, right = xb == x.w;
+          // This piece's share of the next chunk's rows to prefetch.
+          const int64_t piece_pf = int64_t(chunk) * x.w * cc / col_chunks * kBlock;
+          const int interior = (xb - right) - (xa + left);
+          PassArgs a;
+          a.rows = rows;
+          a.start = left ? 64 : 0;
+          a.pend = a.start + int64_t(interior / 2) * 128;
+          a.odd = interior % 2;
+          a.right = right;
+          a.dw_ob = dw_ob * int64_t(sizeof(float));
+          a.g_blk = plane * int64_t(sizeof(float));
+          for (int ky = 0; ky < 3; ++ky) {
+            const int ya = std::max(y0, 1 - ky), yb = std::min(y1, x.h + 1 - ky);
+            if (ya >= yb) continue;
+            for (int y = ya; y < yb; ++y) {
+              rows[2 * (y - ya)] = x.block(n, ib) + (int64_t(y + ky - 1) * x.w + xa) * kBlock;
+              rows[2 * (y - ya) + 1] = dy.block(n, ob) + (int64_t(y) * x.w + xa) * kBlock;
             }
+            a.nrows = yb - ya;
+            // Passes of 2 dy blocks (a lone last block: 1), input lanes by the pass's width.
+            for (int o = 0, pass = 0; o < ocb; o += 2) {
+              const int blocks = std::min(2, ocb - o), lanes = blocks == 2 ? kLanesPerPass<2> : kLanesPerPass<1>;
+              for (int l0 = 0; l0 < x_lanes; l0 += lanes, ++pass) {
+                a.pf = ky == 1 && pass <= ocb && next[pass] ? next[pass] + piece_pf : nullptr;
+                a.dw = dw0 + o * dw_ob + ky * 3 * kTapFloats + l0 * kBlock;
+                a.lane = l0 * int64_t(sizeof(float));
+                a.g_off = o * plane * int64_t(sizeof(float));
+                kPasses[a.pf != nullptr][blocks - 1](a);
+              }
+            }
+          }
         }
         if (bias)
           for (int o = 0; o < ocb; ++o)
