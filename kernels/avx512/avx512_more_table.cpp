@@ -65,15 +65,16 @@ bool conv1x1_bwd_weights_supports(const KernelCall& c) { return is_1x1(c, c.t[2]
   KernelInfo{"conv2d_fwd_f32_1x1_" suffix, Family::conv2d_fwd, tier, 20, ns::conv1x1_fwd_work,      \
              ns::conv1x1_fwd_run, conv1x1_fwd_supports},                                         \
       KernelInfo{"conv2d_bwd_data_f32_1x1_" suffix, Family::conv2d_bwd_data, tier, 20,            \
-                 ns::conv1x1_bwd_data_work, ns::conv1x1_bwd_data_run, conv1x1_bwd_data_supports}, \
+                 ns::conv1x1_bwd_data_work, ns::conv1x1_bwd_data_run, conv1x1_bwd_data_supports,  \
+                 true},                                                                          \
       KernelInfo{"conv2d_bwd_weights_f32_1x1_" suffix, Family::conv2d_bwd_weights, tier, 20,      \
                  ns::conv1x1_bwd_weights_work, ns::conv1x1_bwd_weights_run,                       \
                  conv1x1_bwd_weights_supports},                                                  \
       KernelInfo{"tconv2d_fwd_f32_2x2s2_w6x4_" suffix, Family::tconv2d_fwd, tier, 10,                \
              ns::tconv2d_fwd_work, ns::tconv2d_fwd_run},                                         \
-      KernelInfo{"tconv2d_bwd_data_f32_2x2s2_ic32w12_" suffix, Family::tconv2d_bwd_data, tier,   \
-                 10, ns::tconv2d_bwd_data_work, ns::tconv2d_bwd_data_run},                       \
-      KernelInfo{"tconv2d_bwd_weights_f32_2x2s2_i8x2_" suffix, Family::tconv2d_bwd_weights,      \
+      KernelInfo{"tconv2d_bwd_data_f32_2x2s2_ic64w6_" suffix, Family::tconv2d_bwd_data, tier,    \
+                 10, ns::tconv2d_bwd_data_work, ns::tconv2d_bwd_data_run, nullptr, true},        \
+      KernelInfo{"tconv2d_bwd_weights_f32_2x2s2_i6x4_" suffix, Family::tconv2d_bwd_weights,      \
                  tier, 10, ns::tconv2d_bwd_weights_work, ns::tconv2d_bwd_weights_run},            \
       UNET_AVX512_MORE_ENTRY(ns, tier, suffix, maxpool2d_fwd, "zmm"),                            \
       UNET_AVX512_MORE_ENTRY_RELU_MASK(ns, tier, suffix, maxpool2d_bwd, "zmm"),                  \

@@ -97,6 +97,9 @@ template <int B>
 void bwd_data_items(const KernelCall& call, const PlaneSplit& s, size_t first, size_t last, int ob0,
                     int blocks, const float* wt, bool load) {
   const TensorArg &dy = call.t[0], &dx = call.t[2];
+  // The folded ReLU backward, with the chunk of dy blocks that ends the sum.
+  const TensorArg& relu_y = call.t[relu_mask_slot(Family::conv2d_bwd_data)];
+  const bool relu = relu_y.data && ob0 + blocks == channel_blocks(dy.c);
   const int64_t tap[1] = {0};
   for (size_t item = first; item < last; ++item) {
     const PlaneItem it = plane_item(s, item);
@@ -114,7 +117,10 @@ void bwd_data_items(const KernelCall& call, const PlaneSplit& s, size_t first, s
     for_each_segment(it.p1 - it.p0, kBwdDataPixels, [&](int seg, int np) {
       const int64_t p = it.p0 + seg;
       a.dy = dy0 + p * kBlock;
-      for (int b = 0; b < B; ++b) a.out[b] = dx.block(it.n, ib0 + b) + p * kBlock;
+      for (int b = 0; b < B; ++b) {
+        a.out[b] = dx.block(it.n, ib0 + b) + p * kBlock;
+        a.relu[b] = relu ? relu_y.block(it.n, ib0 + b) + p * kBlock : nullptr;
+      }
       if constexpr (B == 2) kBwdDataTiles2[np - 1](a);
       else kBwdDataTiles1[np - 1](a);
     });

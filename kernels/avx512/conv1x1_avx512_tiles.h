@@ -128,6 +128,9 @@ struct BwdDataTile {
   float* out[B];         // dx block b, first pixel (pixels 16 floats apart)
   bool load;             // add to what out holds (accumulate, or a later chunk)
   __mmask16 lanes[B];    // real lanes of dx block b
+  // The folded ReLU backward: relu_y of dx block b at the first pixel (same offsets as out);
+  // the final store zeroes lanes where it is <= 0. nullptr: none, or not the last chunk.
+  const float* relu[B];
 };
 
 template <int P, int B, int T>
@@ -161,10 +164,15 @@ void bwd_data_tile(const BwdDataTile<B>& a) {
   for (int b = 0; b < B; ++b)
 #pragma GCC unroll 32
     for (int p = 0; p < P; ++p) {
-      if (a.load)  // padding lanes stay as they are (zero)
+      if (a.relu[b]) {  // padding lanes of relu_y are zero: they store zero
+        const __m512 r = _mm512_loadu_ps(a.relu[b] + p * kBlock);
+        const __mmask16 live = _mm512_mask_cmp_ps_mask(a.lanes[b], r, _mm512_setzero_ps(), _CMP_GT_OQ);
+        _mm512_storeu_ps(a.out[b] + p * kBlock, _mm512_maskz_mov_ps(live, acc[p][b]));
+      } else if (a.load) {  // padding lanes stay as they are (zero)
         _mm512_mask_storeu_ps(a.out[b] + p * kBlock, a.lanes[b], acc[p][b]);
-      else
+      } else {
         _mm512_storeu_ps(a.out[b] + p * kBlock, _mm512_maskz_mov_ps(a.lanes[b], acc[p][b]));
+      }
     }
 }
 

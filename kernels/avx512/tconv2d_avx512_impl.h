@@ -221,6 +221,10 @@ struct TconvBwdDataTile {
   int nb;                            // real dx blocks of the group (1 to 4)
   bool load;                         // add to what dx holds (accumulate, or a later pass)
   __mmask16 lanes[kBwdDataBlocks];   // real lanes of each dx block
+  // The folded ReLU backward: relu_y at the tile's first pixel in the group's first dx block
+  // (same offsets as dx); the final store zeroes lanes where it is <= 0. nullptr: none, or
+  // not the last pass.
+  const float* relu_y;
 };
 
 template <int P>
@@ -258,10 +262,15 @@ void tconv_bwd_data_tile(const TconvBwdDataTile& a) {
 #pragma GCC unroll 8
     for (int p = 0; p < P; ++p) {
       float* dst = a.dx + b * a.dx_blk + p * kBlock;
-      if (a.load)  // padding lanes stay as they are (zero)
+      if (a.relu_y) {  // padding lanes of relu_y are zero: they store zero
+        const __m512 r = _mm512_loadu_ps(a.relu_y + b * a.dx_blk + p * kBlock);
+        const __mmask16 live = _mm512_mask_cmp_ps_mask(a.lanes[b], r, _mm512_setzero_ps(), _CMP_GT_OQ);
+        _mm512_storeu_ps(dst, _mm512_maskz_mov_ps(live, acc[p][b]));
+      } else if (a.load) {  // padding lanes stay as they are (zero)
         _mm512_mask_storeu_ps(dst, a.lanes[b], acc[p][b]);
-      else
+      } else {
         _mm512_storeu_ps(dst, _mm512_maskz_mov_ps(a.lanes[b], acc[p][b]));
+      }
     }
   }
 }
@@ -302,17 +311,21 @@ void bwd_data_item(const KernelCall& call, const RangeItem& it, const float* wt_
   for (int b = 0; b < kBwdDataBlocks; ++b) a.lanes[b] = b < a.nb ? real_lanes(ib0 + b, dx.c) : 0;
   const float* dy_img = dy.block(it.n, 0);
   float* dx_grp = dx.block(it.n, ib0);
+  const TensorArg& relu_y = call.t[relu_mask_slot(Family::tconv2d_bwd_data)];
+  const float* relu_grp = relu_y.data ? relu_y.block(it.n, ib0) : nullptr;
   // Passes over the range, each with the transposed weights of a few dy blocks (in L1); the
   // partial dx of the range waits in L1 / L2 between passes.
   for (int ob0 = 0; ob0 < obs; ob0 += kBwdDataPassBlocks) {
     a.blocks = std::min(kBwdDataPassBlocks, obs - ob0);
     a.wt = wt_group + static_cast<int64_t>(ob0) * kTransposedBlockFloats;
     a.load = accumulate || ob0 > 0;
+    const bool last_pass = ob0 + a.blocks == obs;
     const float* dy_pass = dy_img + ob0 * a.dy_blk;
     for_each_segment(it.p1 - it.p0, kBwdDataPixels, [&](int first, int np) {
       const int q0 = it.p0 + first;
       for (int j = 0; j < np; ++j) a.src[j] = dy_pass + big_offset(q0 + j, dx.w);
       a.dx = dx_grp + static_cast<int64_t>(q0) * kBlock;
+      a.relu_y = last_pass && relu_grp ? relu_grp + static_cast<int64_t>(q0) * kBlock : nullptr;
       kBwdDataTiles[np - 1](a);
     });
   }
