@@ -48,7 +48,7 @@ struct PassArgs {
   float* dw;      // dw of (first dy block, ky, kx = 0, first lane)
   int64_t dw_ob;  // bytes between the dw of consecutive dy blocks
   int64_t g_blk;  // bytes between consecutive dy blocks
-  const float* pf;  // prefetch stream: one line into L2 a pixel pair step, per pair 2 lines
+  const float* pf;  // prefetch stream (PF): one line into L2 a pixel pair step, from here on
   int64_t lane;   // bytes: first input lane of the pass
   int64_t g_off;  // bytes: first dy block of the pass from the table's
 };
@@ -260,7 +260,6 @@ static_assert(offsetof(PassArgs, g_off) == 88, "the pass loop's field offsets");
   "sub $-128, %%rdi\n\t"                                                                   \
   "cmp %%r11, %%rdi\n\t"                                                                   \
   "jne 4b\n\t"                                                                             \
-  "add %%r11, %%r10\n\t"                                                                   \
   "5:\n\t"                                                                                 \
   "cmpq $0, 32(%[a])\n\t"                                                                  \
   "je 6f\n\t"                                                                              \
@@ -285,7 +284,7 @@ static_assert(offsetof(PassArgs, g_off) == 88, "the pass loop's field offsets");
   ".purgem bww_lanes_pair\n\t"                                                             \
   ".purgem bww_lanes_one\n\t"
 
-#define BWW_PREFETCH_PAIR "prefetcht1 (%%r10,%%rdi)\n\tprefetcht1 64(%%r10,%%rdi)\n\t"
+#define BWW_PREFETCH_PAIR "prefetcht1 (%%r10)\n\tadd $64, %%r10\n\t"
 #define BWW_PASS_CLOBBERS                                                                        \
   "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "memory", "cc", "zmm0", "zmm1", "zmm2", \
       "zmm3", "zmm4", "zmm5", "zmm6", "zmm7", "zmm8", "zmm9", "zmm10", "zmm11", "zmm12", "zmm13",    \
@@ -365,8 +364,10 @@ void bwd_weights_run(const KernelCall& call, size_t begin, size_t end) {
     for (int n = 0; n < x.n; ++n)
       for (int y0 = 0; y0 < x.h; y0 += chunk) {
         const int y1 = std::min(x.h, y0 + chunk);
-        // The next chunk: its dy rows and the x rows it adds, prefetched by the passes of
-        // the centre tap (ky = 1: every row of the chunk), one stream a pass.
+        // The next chunk: its dy rows and the x rows it adds, prefetched into L2 by the first
+        // passes, each one half of a stream (one line a pixel pair). Spread over twice the
+        // passes at half the rate of one line a pixel, the requests stall the loop less
+        // (wide images, whose rows stream from memory: +4-10 points).
         const bool last = n + 1 == x.n && y1 == x.h;
         const int nn = y1 == x.h ? n + 1 : n, ny0 = y1 == x.h ? 0 : y1;
         const float* next[kMaxWeightBlocks + 1] = {};
@@ -379,6 +380,7 @@ void bwd_weights_run(const KernelCall& call, size_t begin, size_t end) {
           const bool left = xa == 0, right = xb == x.w;
           // This piece's share of the next chunk's rows to prefetch.
           const int64_t piece_pf = int64_t(chunk) * x.w * cc / col_chunks * kBlock;
+          const int64_t half_pf = int64_t(chunk) * x.w / col_chunks / 2 * kBlock;
           const int interior = (xb - right) - (xa + left);
           PassArgs a;
           a.rows = rows;
@@ -388,7 +390,7 @@ void bwd_weights_run(const KernelCall& call, size_t begin, size_t end) {
           a.right = right;
           a.dw_ob = dw_ob * int64_t(sizeof(float));
           a.g_blk = plane * int64_t(sizeof(float));
-          for (int ky = 0; ky < 3; ++ky) {
+          for (int ky = 0, pass = 0; ky < 3; ++ky) {
             const int ya = std::max(y0, 1 - ky), yb = std::min(y1, x.h + 1 - ky);
             if (ya >= yb) continue;
             for (int y = ya; y < yb; ++y) {
@@ -397,10 +399,10 @@ void bwd_weights_run(const KernelCall& call, size_t begin, size_t end) {
             }
             a.nrows = yb - ya;
             // Passes of 2 dy blocks (a lone last block: 1), input lanes by the pass's width.
-            for (int o = 0, pass = 0; o < ocb; o += 2) {
+            for (int o = 0; o < ocb; o += 2) {
               const int blocks = std::min(2, ocb - o), lanes = blocks == 2 ? kLanesPerPass<2> : kLanesPerPass<1>;
               for (int l0 = 0; l0 < x_lanes; l0 += lanes, ++pass) {
-                a.pf = ky == 1 && pass <= ocb && next[pass] ? next[pass] + piece_pf : nullptr;
+                a.pf = pass < 2 * (ocb + 1) && next[pass / 2] ? next[pass / 2] + piece_pf + pass % 2 * half_pf : nullptr;
                 a.dw = dw0 + o * dw_ob + ky * 3 * kTapFloats + l0 * kBlock;
                 a.lane = l0 * int64_t(sizeof(float));
                 a.g_off = o * plane * int64_t(sizeof(float));
