@@ -192,20 +192,28 @@ static_assert(offsetof(PassArgs, g_off) == 88, "the pass loop's field offsets");
   "vmovups 64(%%rdx), %%zmm3\n\t" "vmovups 1088(%%rdx), %%zmm4\n\t" "vmovups 2112(%%rdx), %%zmm5\n\t" \
   "vmovups 128(%%rdx), %%zmm6\n\t" "vmovups 1152(%%rdx), %%zmm7\n\t" "vmovups 2176(%%rdx), %%zmm8\n\t" \
   "vmovups 192(%%rdx), %%zmm9\n\t" "vmovups 1216(%%rdx), %%zmm10\n\t" "vmovups 2240(%%rdx), %%zmm11\n\t" \
-  "vmovups 0(%%rdx,%%r11), %%zmm12\n\t" "vmovups 1024(%%rdx,%%r11), %%zmm13\n\t" "vmovups 2048(%%rdx,%%r11), %%zmm14\n\t" \
-  "vmovups 64(%%rdx,%%r11), %%zmm15\n\t" "vmovups 1088(%%rdx,%%r11), %%zmm16\n\t" "vmovups 2112(%%rdx,%%r11), %%zmm17\n\t" \
-  "vmovups 128(%%rdx,%%r11), %%zmm18\n\t" "vmovups 1152(%%rdx,%%r11), %%zmm19\n\t" "vmovups 2176(%%rdx,%%r11), %%zmm20\n\t" \
-  "vmovups 192(%%rdx,%%r11), %%zmm21\n\t" "vmovups 1216(%%rdx,%%r11), %%zmm22\n\t" "vmovups 2240(%%rdx,%%r11), %%zmm23\n\t" \
+  "vmovups 0(%%rdx,%%r11), %%zmm12\n\t" "vmovups 1024(%%rdx,%%r11), %%zmm13\n\t" \
+  "vmovups 2048(%%rdx,%%r11), %%zmm14\n\t" \
+  "vmovups 64(%%rdx,%%r11), %%zmm15\n\t" "vmovups 1088(%%rdx,%%r11), %%zmm16\n\t" \
+  "vmovups 2112(%%rdx,%%r11), %%zmm17\n\t" \
+  "vmovups 128(%%rdx,%%r11), %%zmm18\n\t" "vmovups 1152(%%rdx,%%r11), %%zmm19\n\t" \
+  "vmovups 2176(%%rdx,%%r11), %%zmm20\n\t" \
+  "vmovups 192(%%rdx,%%r11), %%zmm21\n\t" "vmovups 1216(%%rdx,%%r11), %%zmm22\n\t" \
+  "vmovups 2240(%%rdx,%%r11), %%zmm23\n\t" \
 
 #define BWW_TILES_STORE_OB2 \
   "vmovups %%zmm0, 0(%%rdx)\n\t" "vmovups %%zmm1, 1024(%%rdx)\n\t" "vmovups %%zmm2, 2048(%%rdx)\n\t" \
   "vmovups %%zmm3, 64(%%rdx)\n\t" "vmovups %%zmm4, 1088(%%rdx)\n\t" "vmovups %%zmm5, 2112(%%rdx)\n\t" \
   "vmovups %%zmm6, 128(%%rdx)\n\t" "vmovups %%zmm7, 1152(%%rdx)\n\t" "vmovups %%zmm8, 2176(%%rdx)\n\t" \
   "vmovups %%zmm9, 192(%%rdx)\n\t" "vmovups %%zmm10, 1216(%%rdx)\n\t" "vmovups %%zmm11, 2240(%%rdx)\n\t" \
-  "vmovups %%zmm12, 0(%%rdx,%%r11)\n\t" "vmovups %%zmm13, 1024(%%rdx,%%r11)\n\t" "vmovups %%zmm14, 2048(%%rdx,%%r11)\n\t" \
-  "vmovups %%zmm15, 64(%%rdx,%%r11)\n\t" "vmovups %%zmm16, 1088(%%rdx,%%r11)\n\t" "vmovups %%zmm17, 2112(%%rdx,%%r11)\n\t" \
-  "vmovups %%zmm18, 128(%%rdx,%%r11)\n\t" "vmovups %%zmm19, 1152(%%rdx,%%r11)\n\t" "vmovups %%zmm20, 2176(%%rdx,%%r11)\n\t" \
-  "vmovups %%zmm21, 192(%%rdx,%%r11)\n\t" "vmovups %%zmm22, 1216(%%rdx,%%r11)\n\t" "vmovups %%zmm23, 2240(%%rdx,%%r11)\n\t" \
+  "vmovups %%zmm12, 0(%%rdx,%%r11)\n\t" "vmovups %%zmm13, 1024(%%rdx,%%r11)\n\t" \
+  "vmovups %%zmm14, 2048(%%rdx,%%r11)\n\t" \
+  "vmovups %%zmm15, 64(%%rdx,%%r11)\n\t" "vmovups %%zmm16, 1088(%%rdx,%%r11)\n\t" \
+  "vmovups %%zmm17, 2112(%%rdx,%%r11)\n\t" \
+  "vmovups %%zmm18, 128(%%rdx,%%r11)\n\t" "vmovups %%zmm19, 1152(%%rdx,%%r11)\n\t" \
+  "vmovups %%zmm20, 2176(%%rdx,%%r11)\n\t" \
+  "vmovups %%zmm21, 192(%%rdx,%%r11)\n\t" "vmovups %%zmm22, 1216(%%rdx,%%r11)\n\t" \
+  "vmovups %%zmm23, 2240(%%rdx,%%r11)\n\t" \
 
 #define BWW_TILES_LOAD_OB1 \
   "vmovups 0(%%rdx), %%zmm0\n\t" "vmovups 1024(%%rdx), %%zmm1\n\t" "vmovups 2048(%%rdx), %%zmm2\n\t" \
@@ -311,6 +319,119 @@ void bww_pass(const PassArgs& args) {
                  : : [a] "r"(&args) : BWW_PASS_CLOBBERS);
 }
 
+// The pass of one input lane (images of 1 channel) over rows with all 3 vertical taps: the 9
+// taps of one dy block in registers, zmm0..8 (ky * 3 + kx) for the first pixel of a pair and
+// zmm9..17 for the second (summed at the end), so every dy vector and x broadcast serves all
+// the taps that read it: 18 FMAs a pixel pair instead of 3 passes of 4 lanes, 3 of them zero.
+// PassArgs as for the pass above; rows: x at (row - 1, first pixel); g_blk: bytes between
+// x rows. rax, rsi, rdx: x rows above, at and below the dy row in rcx.
+#define BWW_NINE_MACROS                                                                    \
+  ".macro bww_pair9 row, e0, e1, e2, o0, o1, o2\n\t"                                       \
+  "vbroadcastss -64(\\row,%%rdi), %%zmm28\n\t"                                             \
+  "vfmadd231ps %%zmm28, %%zmm24, \\e0\n\t"                                                 \
+  "vbroadcastss (\\row,%%rdi), %%zmm29\n\t"                                                \
+  "vfmadd231ps %%zmm29, %%zmm24, \\e1\n\t"                                                 \
+  "vfmadd231ps %%zmm29, %%zmm25, \\o0\n\t"                                                 \
+  "vbroadcastss 64(\\row,%%rdi), %%zmm30\n\t"                                              \
+  "vfmadd231ps %%zmm30, %%zmm24, \\e2\n\t"                                                 \
+  "vfmadd231ps %%zmm30, %%zmm25, \\o1\n\t"                                                 \
+  "vbroadcastss 128(\\row,%%rdi), %%zmm31\n\t"                                             \
+  "vfmadd231ps %%zmm31, %%zmm25, \\o2\n\t"                                                 \
+  ".endm\n\t"                                                                              \
+  ".macro bww_one9 k0, k1, k2, row, e0, e1, e2\n\t"                                        \
+  ".if \\k0\n\t"                                                                           \
+  "vbroadcastss -64(\\row,%%rdi), %%zmm28\n\t"                                             \
+  "vfmadd231ps %%zmm28, %%zmm24, \\e0\n\t"                                                 \
+  ".endif\n\t"                                                                             \
+  ".if \\k1\n\t"                                                                           \
+  "vbroadcastss (\\row,%%rdi), %%zmm29\n\t"                                                \
+  "vfmadd231ps %%zmm29, %%zmm24, \\e1\n\t"                                                 \
+  ".endif\n\t"                                                                             \
+  ".if \\k2\n\t"                                                                           \
+  "vbroadcastss 64(\\row,%%rdi), %%zmm30\n\t"                                              \
+  "vfmadd231ps %%zmm30, %%zmm24, \\e2\n\t"                                                 \
+  ".endif\n\t"                                                                             \
+  ".endm\n\t"                                                                              \
+  ".macro bww_step9_one k0, k1, k2\n\t"                                                    \
+  "vmovups (%%rcx,%%rdi), %%zmm24\n\t"                                                     \
+  "bww_one9 \\k0, \\k1, \\k2, %%rax, %%zmm0, %%zmm1, %%zmm2\n\t"                           \
+  "bww_one9 \\k0, \\k1, \\k2, %%rsi, %%zmm3, %%zmm4, %%zmm5\n\t"                           \
+  "bww_one9 \\k0, \\k1, \\k2, %%rdx, %%zmm6, %%zmm7, %%zmm8\n\t"                           \
+  ".endm\n\t"
+
+// The first pixel's accumulators from dw at %r10, the second's zeroed; their sum back to dw.
+#define BWW_NINE_TILES_LOAD \
+  "vmovups 0(%%r10), %%zmm0\n\t" "vpxord %%zmm9, %%zmm9, %%zmm9\n\t" \
+  "vmovups 1024(%%r10), %%zmm1\n\t" "vpxord %%zmm10, %%zmm10, %%zmm10\n\t" \
+  "vmovups 2048(%%r10), %%zmm2\n\t" "vpxord %%zmm11, %%zmm11, %%zmm11\n\t" \
+  "vmovups 3072(%%r10), %%zmm3\n\t" "vpxord %%zmm12, %%zmm12, %%zmm12\n\t" \
+  "vmovups 4096(%%r10), %%zmm4\n\t" "vpxord %%zmm13, %%zmm13, %%zmm13\n\t" \
+  "vmovups 5120(%%r10), %%zmm5\n\t" "vpxord %%zmm14, %%zmm14, %%zmm14\n\t" \
+  "vmovups 6144(%%r10), %%zmm6\n\t" "vpxord %%zmm15, %%zmm15, %%zmm15\n\t" \
+  "vmovups 7168(%%r10), %%zmm7\n\t" "vpxord %%zmm16, %%zmm16, %%zmm16\n\t" \
+  "vmovups 8192(%%r10), %%zmm8\n\t" "vpxord %%zmm17, %%zmm17, %%zmm17\n\t"
+#define BWW_NINE_TILES_STORE \
+  "vaddps %%zmm9, %%zmm0, %%zmm0\n\t" "vmovups %%zmm0, 0(%%r10)\n\t" \
+  "vaddps %%zmm10, %%zmm1, %%zmm1\n\t" "vmovups %%zmm1, 1024(%%r10)\n\t" \
+  "vaddps %%zmm11, %%zmm2, %%zmm2\n\t" "vmovups %%zmm2, 2048(%%r10)\n\t" \
+  "vaddps %%zmm12, %%zmm3, %%zmm3\n\t" "vmovups %%zmm3, 3072(%%r10)\n\t" \
+  "vaddps %%zmm13, %%zmm4, %%zmm4\n\t" "vmovups %%zmm4, 4096(%%r10)\n\t" \
+  "vaddps %%zmm14, %%zmm5, %%zmm5\n\t" "vmovups %%zmm5, 5120(%%r10)\n\t" \
+  "vaddps %%zmm15, %%zmm6, %%zmm6\n\t" "vmovups %%zmm6, 6144(%%r10)\n\t" \
+  "vaddps %%zmm16, %%zmm7, %%zmm7\n\t" "vmovups %%zmm7, 7168(%%r10)\n\t" \
+  "vaddps %%zmm17, %%zmm8, %%zmm8\n\t" "vmovups %%zmm8, 8192(%%r10)\n\t"
+
+#define BWW_NINE_PASS                                                                      \
+  BWW_NINE_MACROS                                                                          \
+  "mov 48(%[a]), %%r10\n\t" BWW_NINE_TILES_LOAD \
+  "mov 0(%[a]), %%r8\n\t"                                                                  \
+  "mov 8(%[a]), %%r9\n\t"                                                                  \
+  "mov 24(%[a]), %%r11\n\t"                                                                \
+  "2:\n\t"                                                                                 \
+  "mov (%%r8), %%rax\n\t"                                                                  \
+  "mov 8(%%r8), %%rcx\n\t"                                                                 \
+  "add 80(%[a]), %%rax\n\t"                                                                \
+  "add 88(%[a]), %%rcx\n\t"                                                                \
+  "mov 64(%[a]), %%rsi\n\t"                                                                \
+  "lea (%%rax,%%rsi,2), %%rdx\n\t"                                                         \
+  "add %%rax, %%rsi\n\t"                                                                   \
+  "xor %%edi, %%edi\n\t"                                                                   \
+  "cmpq $0, 16(%[a])\n\t"                                                                  \
+  "je 3f\n\t"                                                                              \
+  "bww_step9_one 0, 1, 1\n\t"                                                              \
+  "mov $64, %%edi\n\t"                                                                     \
+  "3:\n\t"                                                                                 \
+  "cmp %%r11, %%rdi\n\t"                                                                   \
+  "je 5f\n\t"                                                                              \
+  "4:\n\t"                                                                                 \
+  "vmovups (%%rcx,%%rdi), %%zmm24\n\t"                                                     \
+  "vmovups 64(%%rcx,%%rdi), %%zmm25\n\t"                                                   \
+  "bww_pair9 %%rax, %%zmm0, %%zmm1, %%zmm2, %%zmm9, %%zmm10, %%zmm11\n\t"                  \
+  "bww_pair9 %%rsi, %%zmm3, %%zmm4, %%zmm5, %%zmm12, %%zmm13, %%zmm14\n\t"                 \
+  "bww_pair9 %%rdx, %%zmm6, %%zmm7, %%zmm8, %%zmm15, %%zmm16, %%zmm17\n\t"                 \
+  "sub $-128, %%rdi\n\t"                                                                   \
+  "cmp %%r11, %%rdi\n\t"                                                                   \
+  "jne 4b\n\t"                                                                             \
+  "5:\n\t"                                                                                 \
+  "cmpq $0, 32(%[a])\n\t"                                                                  \
+  "je 6f\n\t"                                                                              \
+  "bww_step9_one 1, 1, 1\n\t"                                                              \
+  "add $64, %%rdi\n\t"                                                                     \
+  "6:\n\t"                                                                                 \
+  "cmpq $0, 40(%[a])\n\t"                                                                  \
+  "je 7f\n\t"                                                                              \
+  "bww_step9_one 1, 1, 0\n\t"                                                              \
+  "7:\n\t"                                                                                 \
+  "add $16, %%r8\n\t"                                                                      \
+  "dec %%r9\n\t"                                                                           \
+  "jne 2b\n\t"                                                                             \
+  "mov 48(%[a]), %%r10\n\t" BWW_NINE_TILES_STORE \
+  ".purgem bww_pair9\n\t"                                                                  \
+  ".purgem bww_one9\n\t"                                                                   \
+  ".purgem bww_step9_one\n\t"
+
+void bww_pass9(const PassArgs& args) { asm volatile(BWW_NINE_PASS : : [a] "r"(&args) : BWW_PASS_CLOBBERS); }
+
 // Adds the pixels [p0, p1) of dy block g to the bias sum s (16 lanes).
 UNET_INLINE __m512 sum_pixels(__m512 s, const float* g, int64_t p0, int64_t p1) {
   __m512 s1 = _mm512_setzero_ps();
@@ -329,10 +450,15 @@ bool covered(const TensorArg& x, const TensorArg& w, const TensorArg& dy, const 
   return is_same_3x3(x, w, dy, call) && x.w >= 2;
 }
 
+// Items of one-channel images are single dy blocks: their passes take one block, and the
+// first layer of a network (1 input channel, 32 outputs) splits over 2 threads.
+int blocks_per_item(const TensorArg& x) { return x.c == 1 ? 1 : kMaxWeightBlocks; }
+
 size_t bwd_weights_work(const KernelCall& call) {
   const TensorArg &x = call.t[0], &w = call.t[2], &dy = call.t[1];
   if (!covered(x, w, dy, call)) return ref::conv2d_bwd_weights_work(call);
-  const int groups = (channel_blocks(dy.c) + kMaxWeightBlocks - 1) / kMaxWeightBlocks;
+  const int group = blocks_per_item(x);
+  const int groups = (channel_blocks(dy.c) + group - 1) / group;
   return size_t(groups) * channel_blocks(x.c);
 }
 
@@ -340,6 +466,51 @@ using PassFn = void (*)(const PassArgs&);
 constexpr PassFn kPasses[2][2] = {{bww_pass<1, false>, bww_pass<2, false>},  // [prefetch][dy blocks - 1]
                                   {bww_pass<1, true>, bww_pass<2, true>}};
 
+// dw of one dy block (g0: its block in image 0) and a one-channel x (rows in whole rows at a
+// time): rows with 3 vertical taps by the 9-tap pass, the top and bottom rows by the 3-tap
+// pass of their valid taps.
+void one_channel_item(const TensorArg& x, const float* g0, int64_t g_image, float* dw0, const float** rows) {
+  const int h = x.h, w = x.w;
+  PassArgs a;
+  a.rows = rows;
+  a.start = 64;
+  a.pend = 64 + int64_t((w - 2) / 2) * 128;
+  a.odd = (w - 2) % 2;
+  a.right = 1;
+  a.dw_ob = 0;
+  a.pf = nullptr;
+  a.lane = 0;
+  a.g_off = 0;
+  for (int n = 0; n < x.n; ++n) {
+    const float* x0 = x.block(n, 0);
+    const float* g = g0 + n * g_image;
+    a.g_blk = int64_t(w) * kBlock * int64_t(sizeof(float));  // between x rows
+    a.dw = dw0;
+    for (int y0 = 1; y0 < h - 1; y0 += kMaxChunkRows) {
+      const int y1 = std::min(h - 1, y0 + kMaxChunkRows);
+      for (int y = y0; y < y1; ++y) {
+        rows[2 * (y - y0)] = x0 + int64_t(y - 1) * w * kBlock;
+        rows[2 * (y - y0) + 1] = g + int64_t(y) * w * kBlock;
+      }
+      a.nrows = y1 - y0;
+      bww_pass9(a);
+    }
+    a.g_blk = 0;
+    for (int ky = 0; ky < 3; ++ky) {
+      int nrows = 0;
+      for (int y : {0, h - 1}) {
+        if (y + ky - 1 < 0 || y + ky - 1 >= h || (y == h - 1 && h == 1 && nrows > 0)) continue;
+        rows[2 * nrows] = x0 + int64_t(y + ky - 1) * w * kBlock;
+        rows[2 * nrows + 1] = g + int64_t(y) * w * kBlock;
+        ++nrows;
+      }
+      if (nrows == 0) continue;
+      a.nrows = nrows;
+      a.dw = dw0 + ky * 3 * kTapFloats;
+      kPasses[0][0](a);
+    }
+  }
+}
 void bwd_weights_run(const KernelCall& call, size_t begin, size_t end) {
   const TensorArg &x = call.t[0], &dy = call.t[1], &dw = call.t[2], &db = call.t[3];
   if (!covered(x, dw, dy, call)) return ref::conv2d_bwd_weights_run(call, begin, end);
@@ -354,9 +525,20 @@ void bwd_weights_run(const KernelCall& call, size_t begin, size_t end) {
   const float* rows[2 * kMaxChunkRows];  // per row of a pass: x row, dy row
   for (size_t item = begin; item < end; ++item) {
     const int ib = static_cast<int>(item % ibs);
-    const int ob = static_cast<int>(item / ibs) * kMaxWeightBlocks;
-    const int ocb = std::min(kMaxWeightBlocks, obs - ob);
+    const int group = blocks_per_item(x);
+    const int ob = static_cast<int>(item / ibs) * group;
+    const int ocb = std::min(group, obs - ob);
     float* dw0 = dw.data + (int64_t(ob) * ibs + ib) * kTaps * kTapFloats;
+    if (x.c == 1) {
+      one_channel_item(x, dy.block(0, ob), dy.image_stride, dw0, rows);
+      if (db.data != nullptr) {
+        __m512 bsum = _mm512_setzero_ps();
+        for (int n = 0; n < x.n; ++n) bsum = sum_pixels(bsum, dy.block(n, ob), 0, int64_t(x.h) * x.w);
+        float* bp = db.data + ob * kBlock;
+        _mm512_storeu_ps(bp, _mm512_add_ps(_mm512_loadu_ps(bp), bsum));
+      }
+      continue;
+    }
     const int x_lanes = std::min(kBlock, x.c - ib * kBlock);  // the rest are zero
     // The bias gradient rides along with the first x block, summed while dy is in L1.
     const bool bias = ib == 0 && db.data != nullptr;
@@ -400,9 +582,11 @@ void bwd_weights_run(const KernelCall& call, size_t begin, size_t end) {
             a.nrows = yb - ya;
             // Passes of 2 dy blocks (a lone last block: 1), input lanes by the pass's width.
             for (int o = 0; o < ocb; o += 2) {
-              const int blocks = std::min(2, ocb - o), lanes = blocks == 2 ? kLanesPerPass<2> : kLanesPerPass<1>;
+              const int blocks = std::min(2, ocb - o);
+              const int lanes = blocks == 2 ? kLanesPerPass<2> : kLanesPerPass<1>;
               for (int l0 = 0; l0 < x_lanes; l0 += lanes, ++pass) {
-                a.pf = pass < 2 * (ocb + 1) && next[pass / 2] ? next[pass / 2] + piece_pf + pass % 2 * half_pf : nullptr;
+                const bool prefetch = pass < 2 * (ocb + 1) && next[pass / 2] != nullptr;
+                a.pf = prefetch ? next[pass / 2] + piece_pf + pass % 2 * half_pf : nullptr;
                 a.dw = dw0 + o * dw_ob + ky * 3 * kTapFloats + l0 * kBlock;
                 a.lane = l0 * int64_t(sizeof(float));
                 a.g_off = o * plane * int64_t(sizeof(float));

@@ -1,11 +1,13 @@
 // The 3x3 backward-weights kernels (every AVX-512 tier the host runs) against the reference on
 // the shapes that steer its pass loop: rows of 2 and 3 pixels (no pixel pair, an odd interior
 // pixel), rows cut into column pieces (pieces without a left or right image edge, odd and even
-// interiors), single-row images (only the centre vertical tap), 1 input channel, and 1 to 5
-// dy blocks (item groups of 4 and their remainders; passes of 2 blocks and a lone block).
+// interiors), single-row images (only the centre vertical tap), 1 input channel (its own pass),
+// and 1 to 5 dy blocks (item groups of 4 and their remainders; passes of 2 blocks and a lone
+// block).
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <string_view>
 #include <vector>
 
 #include "kernels/isa_tier.h"
@@ -20,7 +22,8 @@ using testing::Shape;
 std::vector<const KernelInfo*> bwd_weights_kernels() {
   std::vector<const KernelInfo*> out;
   for (const KernelInfo& k : avx512_kernels())
-    if (k.family == Family::conv2d_bwd_weights && missing_features(k.tier).empty() && k.name.find("3x3") != std::string_view::npos)
+    if (k.family == Family::conv2d_bwd_weights && missing_features(k.tier).empty() &&
+        k.name.find("3x3") != std::string_view::npos)
       out.push_back(&k);
   return out;
 }
@@ -65,8 +68,12 @@ TEST(Conv3x3BwdWeightsAvx512, EveryDyBlockCount) {
   for (int c_out : {16, 32, 40, 64, 80}) expect_matches(shape(33, c_out, 6, 10, c_out == 40));
 }
 
+// One-channel images take the 9-tap pass for their inner rows (in table loads of 64 rows:
+// h = 70 needs two) and the 3-tap pass for the top and bottom rows.
 TEST(Conv3x3BwdWeightsAvx512, OneInputChannel) {
-  for (int c_out : {16, 32, 48}) expect_matches(shape(1, c_out, 9, 12, false));
+  for (int c_out : {16, 32, 48}) expect_matches(shape(1, c_out, 9, 12, c_out == 32));
+  const int hw[][2] = {{1, 2}, {2, 3}, {3, 5}, {5, 300}, {70, 4}, {4, 7}};
+  for (const auto& d : hw) expect_matches(shape(1, 32, d[0], d[1], d[1] % 2 == 1));
 }
 
 }  // namespace
