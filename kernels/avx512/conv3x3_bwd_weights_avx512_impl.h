@@ -47,7 +47,7 @@ struct PassArgs {
   int64_t right;  // the last pixel is the row's right edge (taps kx = 0, 1 only)
   float* dw;      // dw of (first dy block, ky, kx = 0, first lane)
   int64_t dw_ob;  // bytes between the dw of consecutive dy blocks
-  int64_t g_blk;  // bytes between consecutive dy blocks
+  int64_t g_blk;  // bytes between consecutive dy blocks (the 9-tap pass: between x rows)
   const float* pf;  // prefetch stream (PF): one line into L2 a pixel pair step, from here on
   int64_t lane;   // bytes: first input lane of the pass
   int64_t g_off;  // bytes: first dy block of the pass from the table's
