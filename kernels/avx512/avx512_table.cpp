@@ -13,7 +13,7 @@ namespace {
              ns::conv3x3_fwd_run},                                                                     \
       KernelInfo{"conv2d_bwd_data_f32_3x3_ic32w8_" suffix, Family::conv2d_bwd_data, tier, 10,          \
                  ns::conv3x3_bwd_data_work, ns::conv3x3_bwd_data_run, nullptr, true},                  \
-      KernelInfo{"conv2d_bwd_weights_f32_3x3_oc64i2x3_" suffix, Family::conv2d_bwd_weights, tier, 10,  \
+      KernelInfo{"conv2d_bwd_weights_f32_3x3_oc32i4x3_" suffix, Family::conv2d_bwd_weights, tier, 10,  \
                  ns::conv3x3_bwd_weights_work, ns::conv3x3_bwd_weights_run}
 
 const KernelInfo kTable[] = {
