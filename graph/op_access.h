@@ -1,5 +1,6 @@
-// Which tensors an op reads and which it writes, by family (kernels/kernel_family.h): what the
-// memory planner's liveness and the plan checkers are built on.
+// Which tensors an op reads and which it writes, from its family's slot table
+// (plan/plan_validate.h, family_slots: one table serves validation and liveness alike): what
+// the memory planner's liveness and the plan checkers are built on.
 #pragma once
 #include <vector>
 

@@ -70,41 +70,42 @@ bool finite_in(float v, float lo, float hi_exclusive) {
   return std::isfinite(v) && v >= lo && v < hi_exclusive;
 }
 
-constexpr TensorSlot kConvFwd[] = {{"x", Layout::nChw16c, true},
-                                   {"w", Layout::oihw16i16o, true},
-                                   {"b", Layout::flat, false},
-                                   {"y", Layout::nChw16c, true}};
+constexpr auto R = Access::read, W = Access::write, RW = Access::read_write;
+constexpr TensorSlot kConvFwd[] = {{"x", Layout::nChw16c, true, R},
+                                   {"w", Layout::oihw16i16o, true, R},
+                                   {"b", Layout::flat, false, R},
+                                   {"y", Layout::nChw16c, true, W}};
 // relu_y: the folded ReLU backward (kernels/kernel_family.h, relu_mask_slot).
-constexpr TensorSlot kConvBwdData[] = {{"dy", Layout::nChw16c, true},
-                                       {"w", Layout::oihw16i16o, true},
-                                       {"dx", Layout::nChw16c, true},
-                                       {"relu_y", Layout::nChw16c, false}};
-constexpr TensorSlot kConvBwdWeights[] = {{"x", Layout::nChw16c, true},
-                                          {"dy", Layout::nChw16c, true},
-                                          {"dw", Layout::oihw16i16o, true},
-                                          {"db", Layout::flat, false}};
-constexpr TensorSlot kUnaryFwd[] = {{"x", Layout::nChw16c, true}, {"y", Layout::nChw16c, true}};
-constexpr TensorSlot kUnaryBwd[] = {{"dy", Layout::nChw16c, true},
-                                    {"dx", Layout::nChw16c, true},
-                                    {"relu_y", Layout::nChw16c, false}};
-constexpr TensorSlot kMaxpoolBwd[] = {{"x", Layout::nChw16c, true},
-                                      {"y", Layout::nChw16c, true},
-                                      {"dy", Layout::nChw16c, true},
-                                      {"dx", Layout::nChw16c, true},
-                                      {"relu_y", Layout::nChw16c, false}};
-constexpr TensorSlot kActivationBwd[] = {{"y", Layout::nChw16c, true},
-                                         {"dy", Layout::nChw16c, true}};
-constexpr TensorSlot kDiceFwd[] = {{"z", Layout::nChw16c, true},
-                                   {"target", Layout::nhw, true},
-                                   {"p", Layout::nhw, true},
-                                   {"partials", Layout::flat, true}};
-constexpr TensorSlot kDiceBwd[] = {{"p", Layout::nhw, true},
-                                   {"target", Layout::nhw, true},
-                                   {"dz", Layout::nChw16c, true}};
-constexpr TensorSlot kAdam[] = {{"param", Layout::flat, true},
-                                {"grad", Layout::flat, true},
-                                {"m", Layout::flat, true},
-                                {"v", Layout::flat, true}};
+constexpr TensorSlot kConvBwdData[] = {{"dy", Layout::nChw16c, true, R},
+                                       {"w", Layout::oihw16i16o, true, R},
+                                       {"dx", Layout::nChw16c, true, W},
+                                       {"relu_y", Layout::nChw16c, false, R}};
+constexpr TensorSlot kConvBwdWeights[] = {{"x", Layout::nChw16c, true, R},
+                                          {"dy", Layout::nChw16c, true, R},
+                                          {"dw", Layout::oihw16i16o, true, W},
+                                          {"db", Layout::flat, false, W}};
+constexpr TensorSlot kUnaryFwd[] = {{"x", Layout::nChw16c, true, R}, {"y", Layout::nChw16c, true, W}};
+constexpr TensorSlot kUnaryBwd[] = {{"dy", Layout::nChw16c, true, R},
+                                    {"dx", Layout::nChw16c, true, W},
+                                    {"relu_y", Layout::nChw16c, false, R}};
+constexpr TensorSlot kMaxpoolBwd[] = {{"x", Layout::nChw16c, true, R},
+                                      {"y", Layout::nChw16c, true, R},
+                                      {"dy", Layout::nChw16c, true, R},
+                                      {"dx", Layout::nChw16c, true, W},
+                                      {"relu_y", Layout::nChw16c, false, R}};
+constexpr TensorSlot kActivationBwd[] = {{"y", Layout::nChw16c, true, R},
+                                         {"dy", Layout::nChw16c, true, RW}};
+constexpr TensorSlot kDiceFwd[] = {{"z", Layout::nChw16c, true, R},
+                                   {"target", Layout::nhw, true, R},
+                                   {"p", Layout::nhw, true, W},
+                                   {"partials", Layout::flat, true, W}};
+constexpr TensorSlot kDiceBwd[] = {{"p", Layout::nhw, true, R},
+                                   {"target", Layout::nhw, true, R},
+                                   {"dz", Layout::nChw16c, true, W}};
+constexpr TensorSlot kAdam[] = {{"param", Layout::flat, true, RW},
+                                {"grad", Layout::flat, true, R},
+                                {"m", Layout::flat, true, RW},
+                                {"v", Layout::flat, true, RW}};
 
 class Validator {
  public:

@@ -34,11 +34,16 @@ bool conv_extent_fits(int64_t in, int64_t kernel, int64_t stride, int64_t pad_be
 bool tconv_extent_fits(int64_t in, int64_t kernel, int64_t stride, int64_t pad_before,
                        int64_t out);
 
+// How an op uses the tensor in a slot: what liveness (the memory planner) and the order
+// checks are built on. Accumulating into an output counts as writing it.
+enum class Access : uint8_t { read, write, read_write /* modified in place */ };
+
 // One tensor slot of a kernel family: its position in Op::tensors is its index in the span.
 struct TensorSlot {
   std::string_view name;  // "x", "w", "b", "y", "dy", ...
   Layout layout;
   bool required;
+  Access access;
 };
 std::span<const TensorSlot> family_slots(Family family);
 
