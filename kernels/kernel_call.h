@@ -15,6 +15,7 @@ struct StepScalars {
   float dice_b = 0.f;
   float lr_t = 0.f;         // bias-corrected Adam step size for this step
   float grad_scale = 1.f;   // multiplies gradients before Adam (e.g. 1/num_workers)
+  bool evaluating = false;  // evaluation / inference: dropout is the identity
 };
 
 inline constexpr int kMaxTensors = 8;

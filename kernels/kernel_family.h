@@ -57,8 +57,8 @@ enum class Family : uint8_t {
   //   i: window, acc.
   upsample2d_bwd = 9,
   // y = keep ? x / (1 - rate) : 0, keep = dropout_keep(seed, step, image, element) (counter_rng.h)
-  //   with image = step->image_base + n and element = (c*H + y)*W + x. t0 x, t1 y.
-  //   f0 rate. i: seed_lo, seed_hi.
+  //   with image = step->image_base + n and element = (c*H + y)*W + x; rate 0 (y = x) when
+  //   step->evaluating. t0 x, t1 y. f0 rate. i: seed_lo, seed_hi.
   dropout_fwd = 10,
   // dx (+)= keep ? dy / (1 - rate) : 0. t0 dy, t1 dx, t2 relu_y (optional). f0 rate; seeds, acc.
   dropout_bwd = 11,

@@ -37,18 +37,15 @@ std::vector<Executor::BoundOp> Executor::bind(const std::vector<plan::Op>& ops) 
 
 void Executor::run(OpList list, const kernels::StepScalars& scalars, bool evaluating) {
   scalars_ = scalars;
+  scalars_.evaluating = evaluating;  // the dropout kernels read it
   std::vector<BoundOp>& ops = list == OpList::forward ? forward_ : list == OpList::backward ? backward_ : update_;
   for (BoundOp& b : ops) {
-    const bool identity_dropout = evaluating && b.kernel->family == kernels::Family::dropout_fwd;
-    const float rate = b.call.f[0];
-    if (identity_dropout) b.call.f[0] = 0.f;
     const auto t0 = profiling_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     threads_.parallel_for(b.work, [&](size_t begin, size_t end) { b.kernel->run(b.call, begin, end); });
     if (profiling_) {
       b.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       ++b.calls;
     }
-    if (identity_dropout) b.call.f[0] = rate;
   }
 }
 

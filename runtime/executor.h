@@ -16,8 +16,8 @@ class Executor {
  public:
   Executor(const plan::Plan& plan, std::byte* arena, ThreadPool& threads);
 
-  // Runs one op list with these step scalars. With `evaluating`, dropout is the identity
-  // (rate 0), as at inference.
+  // Runs one op list with these step scalars. With `evaluating` (passed to the kernels as
+  // StepScalars::evaluating), dropout is the identity, as at inference.
   void run(OpList list, const kernels::StepScalars& scalars, bool evaluating = false);
 
   // Per-op wall time, for finding where a step goes (off by default: it reads the clock).

@@ -36,13 +36,13 @@ uint64_t keep_threshold(float rate) {
 void dropout_rows(const KernelCall& call, bool accumulate, const TensorArg& relu_y, size_t begin,
                   size_t end) {
   const TensorArg &in = call.t[0], &out = call.t[1];
-  const float rate = call.f[0];
+  const StepScalars defaults{};
+  const StepScalars& s = call.step ? *call.step : defaults;
+  const float rate = s.evaluating ? 0.f : call.f[0];
   const __m512 keep_scale = _mm512_set1_ps(1.0f - rate);
   const __m512i threshold = _mm512_set1_epi64(static_cast<int64_t>(keep_threshold(rate)));
   const uint64_t seed = static_cast<uint64_t>(static_cast<uint32_t>(call.i[kAttrSeedLo])) |
                         (static_cast<uint64_t>(static_cast<uint32_t>(call.i[kAttrSeedHi])) << 32);
-  const StepScalars defaults{};
-  const StepScalars& s = call.step ? *call.step : defaults;
   const uint64_t plane = static_cast<uint64_t>(in.h) * in.w;
   // Element offsets of lanes 0..7 and 8..15 within a pixel: one channel is one plane apart.
   alignas(64) uint64_t offsets[kBlock];

@@ -13,9 +13,9 @@ namespace {
 // folded ReLU backward when relu_slot >= 0 (backward only).
 void apply_mask(const KernelCall& call, const TensorArg& in, const TensorArg& out,
                 bool accumulate, int relu_slot, size_t begin, size_t end) {
-  const float rate = call.f[0];
-  const uint64_t seed = dropout_seed(call);
   const StepScalars& s = step_of(call);
+  const float rate = s.evaluating ? 0.f : call.f[0];
+  const uint64_t seed = dropout_seed(call);
   for (size_t item = begin; item < end; ++item) {
     const auto [n, cb, y] = block_row_of(in, item);
     const uint64_t image = s.image_base + static_cast<uint64_t>(n);

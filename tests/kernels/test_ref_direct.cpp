@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "kernels/counter_rng.h"
+#include "kernels/isa_tier.h"
 #include "kernels/kernel_registry.h"
 #include "kernels/ref/ref_kernels.h"
 #include "tests/kernels/kernel_tester.h"
@@ -423,6 +424,36 @@ TEST(UpsampleRef, ForwardRepeatsAndBackwardSumsBlocks) {
   run_ref(Family::upsample2d_bwd, call);
   EXPECT_EQ(dx.view.at(0, 0, 0, 0), 4.f);
   EXPECT_EQ(dx.view.at(0, 0, 0, 1), -8.f);
+}
+
+}  // namespace
+}  // namespace unet::kernels
+
+namespace unet::kernels {
+namespace {
+
+// Evaluation and inference (StepScalars::evaluating): every dropout kernel the host runs
+// passes its input through unchanged; training (the same call otherwise) drops some.
+TEST(Dropout, EveryKernelIsTheIdentityWhenEvaluating) {
+  testing::Shape shape;
+  shape.c = 20;
+  shape.h = 6;
+  shape.w = 9;
+  shape.rate = 0.5f;
+  int kernels = 0;
+  for (const KernelInfo& k : all_kernels()) {
+    if (k.family != Family::dropout_fwd || !missing_features(k.tier).empty()) continue;
+    ++kernels;
+    testing::Fixture eval(Family::dropout_fwd, shape), train(Family::dropout_fwd, shape);
+    eval.step().evaluating = true;
+    testing::run_split(k, eval.call(), 2);
+    testing::run_split(k, train.call(), 2);
+    const auto same = testing::compare_tensors(eval.tensor(0), eval.tensor(1), testing::Tolerance{0, 0}, "y");
+    EXPECT_TRUE(same.ok) << k.name << same.report;
+    EXPECT_FALSE(testing::compare_tensors(train.tensor(0), train.tensor(1), testing::Tolerance{0, 0}, "y").ok)
+        << k.name << ": training drops nothing";
+  }
+  EXPECT_GE(kernels, 1);
 }
 
 }  // namespace
