@@ -56,7 +56,7 @@ namespace unet::runtime {
 std::vector<Executor::OpTime> Executor::profile() const {
   std::vector<OpTime> out;
   for (const auto* list : {&forward_, &backward_, &update_})
-    for (const BoundOp& b : *list) out.push_back({b.op, b.seconds, b.calls});
+    for (const BoundOp& b : *list) out.push_back({b.op, b.seconds, b.calls, b.work});
   return out;
 }
 

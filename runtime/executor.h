@@ -25,6 +25,7 @@ class Executor {
     const plan::Op* op;
     double seconds;
     uint64_t calls;
+    size_t work;  // work items a call is split into (at most this many threads can share it)
   };
   void set_profiling(bool on) { profiling_ = on; }
   std::vector<OpTime> profile() const;

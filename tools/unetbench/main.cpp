@@ -42,8 +42,8 @@ int main(int argc, char** argv) {
       for (const auto& o : ops) total += o.seconds;
       for (const auto& o : ops)
         if (o.calls)
-          fmt::print("{:7.2f}%  {:9.4f} s/call  {:<28} {}\n", 100 * o.seconds / total, o.seconds / o.calls,
-                     o.op->label, o.op->kernel);
+          fmt::print("{:7.2f}%  {:9.4f} s/call  {:<28} {:<44} {:>6} items\n", 100 * o.seconds / total,
+                     o.seconds / o.calls, o.op->label, o.op->kernel, o.work);
     }
     return 0;
   } catch (const std::exception& e) {
