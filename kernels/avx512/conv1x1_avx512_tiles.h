@@ -164,9 +164,8 @@ void bwd_data_tile(const BwdDataTile<B>& a) {
   for (int b = 0; b < B; ++b)
 #pragma GCC unroll 32
     for (int p = 0; p < P; ++p) {
-      if (a.relu[b]) {  // padding lanes of relu_y are zero: they store zero
-        const __m512 r = _mm512_loadu_ps(a.relu[b] + p * kBlock);
-        const __mmask16 live = _mm512_mask_cmp_ps_mask(a.lanes[b], r, _mm512_setzero_ps(), _CMP_GT_OQ);
+      if (a.relu[b]) {
+        const __mmask16 live = relu_live(a.lanes[b], a.relu[b] + p * kBlock);
         _mm512_storeu_ps(a.out[b] + p * kBlock, _mm512_maskz_mov_ps(live, acc[p][b]));
       } else if (a.load) {  // padding lanes stay as they are (zero)
         _mm512_mask_storeu_ps(a.out[b] + p * kBlock, a.lanes[b], acc[p][b]);

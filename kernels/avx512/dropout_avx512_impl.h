@@ -69,9 +69,7 @@ void dropout_rows(const KernelCall& call, bool accumulate, const TensorArg& relu
       const __mmask16 keep = static_cast<__mmask16>((keep_lo | (unsigned(keep_hi) << 8)) & lanes);
       const __m512 value = _mm512_maskz_div_ps(keep, _mm512_loadu_ps(src + x * kBlock), keep_scale);
       float* d = dst + x * kBlock;
-      const __mmask16 live =
-          relu ? _mm512_cmp_ps_mask(_mm512_loadu_ps(relu + x * kBlock), _mm512_setzero_ps(), _CMP_GT_OQ)
-               : __mmask16(0xFFFF);
+      const __mmask16 live = relu ? relu_live(0xFFFF, relu + x * kBlock) : __mmask16(0xFFFF);
       if (accumulate) {
         const __m512 old = _mm512_loadu_ps(d);
         _mm512_storeu_ps(d, _mm512_maskz_mov_ps(live, _mm512_mask_add_ps(old, lanes, old, value)));

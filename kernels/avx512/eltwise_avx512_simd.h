@@ -30,6 +30,12 @@ UNET_SIMD_INLINE __mmask16 real_lanes(int cb, int c) {
 
 UNET_SIMD_INLINE int real_lane_count(int cb, int c) { return std::clamp(c - cb * kBlock, 0, kBlock); }
 
+// The folded ReLU backward (kernel_family.h, relu_mask_slot): of `lanes`, those where the
+// ReLU output at relu_y (one pixel's 16 lanes) is > 0. Padding lanes of relu_y are zero.
+UNET_SIMD_INLINE __mmask16 relu_live(__mmask16 lanes, const float* relu_y) {
+  return _mm512_mask_cmp_ps_mask(lanes, _mm512_loadu_ps(relu_y), _mm512_setzero_ps(), _CMP_GT_OQ);
+}
+
 // e^x for x in float range: x = n ln2 + r with |r| <= ln2/2, e^r by its Taylor polynomial of
 // degree 7 (truncation error below 1e-8 relative), times 2^n by scalef.
 UNET_SIMD_INLINE __m512 exp_ps(__m512 x) {

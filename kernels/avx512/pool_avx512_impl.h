@@ -55,8 +55,7 @@ void mask_by_relu(float* dx, const float* relu_y, int w, int y0, int y1, int x0,
   for (int y = y0; y < y1; ++y)
     for (int x = x0; x < x1; ++x) {
       const int64_t p = (static_cast<int64_t>(y) * w + x) * kBlock;
-      const __mmask16 live = _mm512_cmp_ps_mask(_mm512_loadu_ps(relu_y + p), _mm512_setzero_ps(), _CMP_GT_OQ);
-      _mm512_storeu_ps(dx + p, _mm512_maskz_mov_ps(live, _mm512_loadu_ps(dx + p)));
+      _mm512_storeu_ps(dx + p, _mm512_maskz_mov_ps(relu_live(0xFFFF, relu_y + p), _mm512_loadu_ps(dx + p)));
     }
 }
 
@@ -100,9 +99,7 @@ void maxpool2d_bwd_run(const KernelCall& call, size_t begin, size_t end) {
             const int64_t q = (static_cast<int64_t>(oy) * stride + wy) * dx.w * kBlock +
                               static_cast<int64_t>(ox * stride + wx) * kBlock;
             float* d = out + q;
-            const __mmask16 live =
-                relu_now ? _mm512_cmp_ps_mask(_mm512_loadu_ps(relu_now + q), _mm512_setzero_ps(), _CMP_GT_OQ)
-                         : __mmask16(0xFFFF);
+            const __mmask16 live = relu_now ? relu_live(0xFFFF, relu_now + q) : __mmask16(0xFFFF);
             if (disjoint) {
               _mm512_storeu_ps(d, _mm512_maskz_mov_ps(hit & live, gv));
             } else {

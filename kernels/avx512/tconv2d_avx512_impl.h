@@ -262,9 +262,8 @@ void tconv_bwd_data_tile(const TconvBwdDataTile& a) {
 #pragma GCC unroll 8
     for (int p = 0; p < P; ++p) {
       float* dst = a.dx + b * a.dx_blk + p * kBlock;
-      if (a.relu_y) {  // padding lanes of relu_y are zero: they store zero
-        const __m512 r = _mm512_loadu_ps(a.relu_y + b * a.dx_blk + p * kBlock);
-        const __mmask16 live = _mm512_mask_cmp_ps_mask(a.lanes[b], r, _mm512_setzero_ps(), _CMP_GT_OQ);
+      if (a.relu_y) {
+        const __mmask16 live = relu_live(a.lanes[b], a.relu_y + b * a.dx_blk + p * kBlock);
         _mm512_storeu_ps(dst, _mm512_maskz_mov_ps(live, acc[p][b]));
       } else if (a.load) {  // padding lanes stay as they are (zero)
         _mm512_mask_storeu_ps(dst, a.lanes[b], acc[p][b]);
