@@ -26,9 +26,10 @@ namespace {
 constexpr int kTaps = 9;
 constexpr int kTapFloats = kBlock * kBlock;  // one 16x16 weight tile
 
-// Items are (group of up to 4 dy blocks, x block). A pass holds 24 accumulators in registers
-// (the dw of one vertical tap ky, 3 horizontal taps, 2 dy blocks x 4 input lanes or 1 dy
-// block x 8 lanes), sweeps a chunk of rows (L1-resident) and adds them back to dw.
+// Units are (group of up to 4 dy blocks, x block), each several work items (half passes, see
+// bwd_weights_work). A pass holds 24 accumulators in registers (the dw of one vertical tap
+// ky, 3 horizontal taps, 2 dy blocks x 4 input lanes or 1 dy block x 8 lanes), sweeps a chunk
+// of rows (L1-resident) and adds them back to dw.
 constexpr int kMaxWeightBlocks = 4;
 constexpr int kPixelsPerChunk = 128;
 constexpr int kMaxChunkRows = kPixelsPerChunk / 2;  // the pass loop needs rows of >= 2 pixels
@@ -186,55 +187,88 @@ static_assert(offsetof(PassArgs, g_off) == 88, "the pass loop's field offsets");
   "bww_one \\k0, \\k1, \\k2, 28, %%zmm21, %%zmm22, %%zmm23\n\t" \
   ".endm\n\t"
 
-// The accumulators from / to dw at %rdx (dy block 1 at %rdx + %r11).
-#define BWW_TILES_LOAD_OB2 \
+// The lanes of a half pass (the first half of the full pass's).
+#define BWW_LANES_OB2_HALF \
+  ".macro bww_lanes_pair\n\t" \
+  "bww_pair 0, %%zmm0, %%zmm1, %%zmm2, %%zmm12, %%zmm13, %%zmm14\n\t" \
+  "bww_pair 4, %%zmm3, %%zmm4, %%zmm5, %%zmm15, %%zmm16, %%zmm17\n\t" \
+  ".endm\n\t" \
+  ".macro bww_lanes_one k0, k1, k2\n\t" \
+  "bww_one \\k0, \\k1, \\k2, 0, %%zmm0, %%zmm1, %%zmm2, %%zmm12, %%zmm13, %%zmm14\n\t" \
+  "bww_one \\k0, \\k1, \\k2, 4, %%zmm3, %%zmm4, %%zmm5, %%zmm15, %%zmm16, %%zmm17\n\t" \
+  ".endm\n\t"
+
+#define BWW_LANES_OB1_HALF \
+  ".macro bww_lanes_pair\n\t" \
+  "bww_pair 0, %%zmm0, %%zmm1, %%zmm2\n\t" \
+  "bww_pair 4, %%zmm3, %%zmm4, %%zmm5\n\t" \
+  "bww_pair 8, %%zmm6, %%zmm7, %%zmm8\n\t" \
+  "bww_pair 12, %%zmm9, %%zmm10, %%zmm11\n\t" \
+  ".endm\n\t" \
+  ".macro bww_lanes_one k0, k1, k2\n\t" \
+  "bww_one \\k0, \\k1, \\k2, 0, %%zmm0, %%zmm1, %%zmm2\n\t" \
+  "bww_one \\k0, \\k1, \\k2, 4, %%zmm3, %%zmm4, %%zmm5\n\t" \
+  "bww_one \\k0, \\k1, \\k2, 8, %%zmm6, %%zmm7, %%zmm8\n\t" \
+  "bww_one \\k0, \\k1, \\k2, 12, %%zmm9, %%zmm10, %%zmm11\n\t" \
+  ".endm\n\t"
+
+// The accumulators from / to dw at %rdx (dy block 1 at %rdx + %r11). A half pass (half the
+// lanes: one item, see bwd_weights_work) has the first half of the full pass's registers.
+#define BWW_TILES_LOAD_OB2_HALF \
   "vmovups 0(%%rdx), %%zmm0\n\t" "vmovups 1024(%%rdx), %%zmm1\n\t" "vmovups 2048(%%rdx), %%zmm2\n\t" \
   "vmovups 64(%%rdx), %%zmm3\n\t" "vmovups 1088(%%rdx), %%zmm4\n\t" "vmovups 2112(%%rdx), %%zmm5\n\t" \
-  "vmovups 128(%%rdx), %%zmm6\n\t" "vmovups 1152(%%rdx), %%zmm7\n\t" "vmovups 2176(%%rdx), %%zmm8\n\t" \
-  "vmovups 192(%%rdx), %%zmm9\n\t" "vmovups 1216(%%rdx), %%zmm10\n\t" "vmovups 2240(%%rdx), %%zmm11\n\t" \
   "vmovups 0(%%rdx,%%r11), %%zmm12\n\t" "vmovups 1024(%%rdx,%%r11), %%zmm13\n\t" \
   "vmovups 2048(%%rdx,%%r11), %%zmm14\n\t" \
   "vmovups 64(%%rdx,%%r11), %%zmm15\n\t" "vmovups 1088(%%rdx,%%r11), %%zmm16\n\t" \
   "vmovups 2112(%%rdx,%%r11), %%zmm17\n\t" \
+
+#define BWW_TILES_LOAD_OB2 BWW_TILES_LOAD_OB2_HALF \
+  "vmovups 128(%%rdx), %%zmm6\n\t" "vmovups 1152(%%rdx), %%zmm7\n\t" "vmovups 2176(%%rdx), %%zmm8\n\t" \
+  "vmovups 192(%%rdx), %%zmm9\n\t" "vmovups 1216(%%rdx), %%zmm10\n\t" "vmovups 2240(%%rdx), %%zmm11\n\t" \
   "vmovups 128(%%rdx,%%r11), %%zmm18\n\t" "vmovups 1152(%%rdx,%%r11), %%zmm19\n\t" \
   "vmovups 2176(%%rdx,%%r11), %%zmm20\n\t" \
   "vmovups 192(%%rdx,%%r11), %%zmm21\n\t" "vmovups 1216(%%rdx,%%r11), %%zmm22\n\t" \
   "vmovups 2240(%%rdx,%%r11), %%zmm23\n\t" \
 
-#define BWW_TILES_STORE_OB2 \
-  "vmovups %%zmm0, 0(%%rdx)\n\t" "vmovups %%zmm1, 1024(%%rdx)\n\t" "vmovups %%zmm2, 2048(%%rdx)\n\t" \
-  "vmovups %%zmm3, 64(%%rdx)\n\t" "vmovups %%zmm4, 1088(%%rdx)\n\t" "vmovups %%zmm5, 2112(%%rdx)\n\t" \
-  "vmovups %%zmm6, 128(%%rdx)\n\t" "vmovups %%zmm7, 1152(%%rdx)\n\t" "vmovups %%zmm8, 2176(%%rdx)\n\t" \
-  "vmovups %%zmm9, 192(%%rdx)\n\t" "vmovups %%zmm10, 1216(%%rdx)\n\t" "vmovups %%zmm11, 2240(%%rdx)\n\t" \
-  "vmovups %%zmm12, 0(%%rdx,%%r11)\n\t" "vmovups %%zmm13, 1024(%%rdx,%%r11)\n\t" \
-  "vmovups %%zmm14, 2048(%%rdx,%%r11)\n\t" \
-  "vmovups %%zmm15, 64(%%rdx,%%r11)\n\t" "vmovups %%zmm16, 1088(%%rdx,%%r11)\n\t" \
-  "vmovups %%zmm17, 2112(%%rdx,%%r11)\n\t" \
-  "vmovups %%zmm18, 128(%%rdx,%%r11)\n\t" "vmovups %%zmm19, 1152(%%rdx,%%r11)\n\t" \
-  "vmovups %%zmm20, 2176(%%rdx,%%r11)\n\t" \
-  "vmovups %%zmm21, 192(%%rdx,%%r11)\n\t" "vmovups %%zmm22, 1216(%%rdx,%%r11)\n\t" \
-  "vmovups %%zmm23, 2240(%%rdx,%%r11)\n\t" \
-
-#define BWW_TILES_LOAD_OB1 \
+#define BWW_TILES_LOAD_OB1_HALF \
   "vmovups 0(%%rdx), %%zmm0\n\t" "vmovups 1024(%%rdx), %%zmm1\n\t" "vmovups 2048(%%rdx), %%zmm2\n\t" \
   "vmovups 64(%%rdx), %%zmm3\n\t" "vmovups 1088(%%rdx), %%zmm4\n\t" "vmovups 2112(%%rdx), %%zmm5\n\t" \
   "vmovups 128(%%rdx), %%zmm6\n\t" "vmovups 1152(%%rdx), %%zmm7\n\t" "vmovups 2176(%%rdx), %%zmm8\n\t" \
   "vmovups 192(%%rdx), %%zmm9\n\t" "vmovups 1216(%%rdx), %%zmm10\n\t" "vmovups 2240(%%rdx), %%zmm11\n\t" \
+
+#define BWW_TILES_LOAD_OB1 BWW_TILES_LOAD_OB1_HALF \
   "vmovups 256(%%rdx), %%zmm12\n\t" "vmovups 1280(%%rdx), %%zmm13\n\t" "vmovups 2304(%%rdx), %%zmm14\n\t" \
   "vmovups 320(%%rdx), %%zmm15\n\t" "vmovups 1344(%%rdx), %%zmm16\n\t" "vmovups 2368(%%rdx), %%zmm17\n\t" \
   "vmovups 384(%%rdx), %%zmm18\n\t" "vmovups 1408(%%rdx), %%zmm19\n\t" "vmovups 2432(%%rdx), %%zmm20\n\t" \
   "vmovups 448(%%rdx), %%zmm21\n\t" "vmovups 1472(%%rdx), %%zmm22\n\t" "vmovups 2496(%%rdx), %%zmm23\n\t" \
 
-#define BWW_TILES_STORE_OB1 \
+#define BWW_TILES_STORE_OB2_HALF \
+  "vmovups %%zmm0, 0(%%rdx)\n\t" "vmovups %%zmm1, 1024(%%rdx)\n\t" "vmovups %%zmm2, 2048(%%rdx)\n\t" \
+  "vmovups %%zmm3, 64(%%rdx)\n\t" "vmovups %%zmm4, 1088(%%rdx)\n\t" "vmovups %%zmm5, 2112(%%rdx)\n\t" \
+  "vmovups %%zmm12, 0(%%rdx,%%r11)\n\t" "vmovups %%zmm13, 1024(%%rdx,%%r11)\n\t" \
+  "vmovups %%zmm14, 2048(%%rdx,%%r11)\n\t" \
+  "vmovups %%zmm15, 64(%%rdx,%%r11)\n\t" "vmovups %%zmm16, 1088(%%rdx,%%r11)\n\t" \
+  "vmovups %%zmm17, 2112(%%rdx,%%r11)\n\t" \
+
+#define BWW_TILES_STORE_OB2 BWW_TILES_STORE_OB2_HALF \
+  "vmovups %%zmm6, 128(%%rdx)\n\t" "vmovups %%zmm7, 1152(%%rdx)\n\t" "vmovups %%zmm8, 2176(%%rdx)\n\t" \
+  "vmovups %%zmm9, 192(%%rdx)\n\t" "vmovups %%zmm10, 1216(%%rdx)\n\t" "vmovups %%zmm11, 2240(%%rdx)\n\t" \
+  "vmovups %%zmm18, 128(%%rdx,%%r11)\n\t" "vmovups %%zmm19, 1152(%%rdx,%%r11)\n\t" \
+  "vmovups %%zmm20, 2176(%%rdx,%%r11)\n\t" \
+  "vmovups %%zmm21, 192(%%rdx,%%r11)\n\t" "vmovups %%zmm22, 1216(%%rdx,%%r11)\n\t" \
+  "vmovups %%zmm23, 2240(%%rdx,%%r11)\n\t" \
+
+#define BWW_TILES_STORE_OB1_HALF \
   "vmovups %%zmm0, 0(%%rdx)\n\t" "vmovups %%zmm1, 1024(%%rdx)\n\t" "vmovups %%zmm2, 2048(%%rdx)\n\t" \
   "vmovups %%zmm3, 64(%%rdx)\n\t" "vmovups %%zmm4, 1088(%%rdx)\n\t" "vmovups %%zmm5, 2112(%%rdx)\n\t" \
   "vmovups %%zmm6, 128(%%rdx)\n\t" "vmovups %%zmm7, 1152(%%rdx)\n\t" "vmovups %%zmm8, 2176(%%rdx)\n\t" \
   "vmovups %%zmm9, 192(%%rdx)\n\t" "vmovups %%zmm10, 1216(%%rdx)\n\t" "vmovups %%zmm11, 2240(%%rdx)\n\t" \
+
+#define BWW_TILES_STORE_OB1 BWW_TILES_STORE_OB1_HALF \
   "vmovups %%zmm12, 256(%%rdx)\n\t" "vmovups %%zmm13, 1280(%%rdx)\n\t" "vmovups %%zmm14, 2304(%%rdx)\n\t" \
   "vmovups %%zmm15, 320(%%rdx)\n\t" "vmovups %%zmm16, 1344(%%rdx)\n\t" "vmovups %%zmm17, 2368(%%rdx)\n\t" \
   "vmovups %%zmm18, 384(%%rdx)\n\t" "vmovups %%zmm19, 1408(%%rdx)\n\t" "vmovups %%zmm20, 2432(%%rdx)\n\t" \
   "vmovups %%zmm21, 448(%%rdx)\n\t" "vmovups %%zmm22, 1472(%%rdx)\n\t" "vmovups %%zmm23, 2496(%%rdx)\n\t" \
-
 
 // The pass (see PassArgs): rows, each its left edge pixel, the pixel pairs, an odd interior
 // pixel, its right edge pixel. PREFETCH: the prefetches of a pair step, or nothing.
@@ -299,24 +333,26 @@ static_assert(offsetof(PassArgs, g_off) == 88, "the pass loop's field offsets");
       "zmm14", "zmm15", "zmm16", "zmm17", "zmm18", "zmm19", "zmm20", "zmm21", "zmm22", "zmm23",      \
       "zmm24", "zmm25", "zmm26", "zmm27", "zmm28", "zmm29", "zmm30", "zmm31"
 
-// Runs one pass: OB dy blocks (1 or 2), 24 / (3 OB) lanes; with PF, the prefetch stream.
-template <int OB, bool PF>
+// Runs one pass: OB dy blocks (1 or 2), 24 / (3 OB) lanes (HALF: half of them); with PF, the
+// prefetch stream. A half pass serves a work item alone when its pass's other half belongs
+// to another range; each lane's accumulators take the same FMAs in the same order as in the
+// full pass, so dw does not depend on the split.
+#define BWW_PASS_ASM(OBV, LANES_SUFFIX, PREFETCH)                                                     \
+  asm volatile(BWW_PASS(BWW_LANE_MACROS_##OBV, BWW_LANES_##OBV##LANES_SUFFIX,                           \
+                        BWW_TILES_LOAD_##OBV##LANES_SUFFIX, BWW_TILES_STORE_##OBV##LANES_SUFFIX, PREFETCH) \
+               : : [a] "r"(&args) : BWW_PASS_CLOBBERS)
+template <int OB, bool PF, bool HALF>
 void bww_pass(const PassArgs& args) {
   static_assert(OB == 1 || OB == 2, "a pass holds 24 accumulators of 1 or 2 dy blocks");
-  if constexpr (OB == 2 && PF)
-    asm volatile(BWW_PASS(BWW_LANE_MACROS_OB2, BWW_LANES_OB2, BWW_TILES_LOAD_OB2, BWW_TILES_STORE_OB2,
-                          BWW_PREFETCH_PAIR)
-                 : : [a] "r"(&args) : BWW_PASS_CLOBBERS);
-  else if constexpr (OB == 2)
-    asm volatile(BWW_PASS(BWW_LANE_MACROS_OB2, BWW_LANES_OB2, BWW_TILES_LOAD_OB2, BWW_TILES_STORE_OB2, "")
-                 : : [a] "r"(&args) : BWW_PASS_CLOBBERS);
-  else if constexpr (PF)
-    asm volatile(BWW_PASS(BWW_LANE_MACROS_OB1, BWW_LANES_OB1, BWW_TILES_LOAD_OB1, BWW_TILES_STORE_OB1,
-                          BWW_PREFETCH_PAIR)
-                 : : [a] "r"(&args) : BWW_PASS_CLOBBERS);
-  else
-    asm volatile(BWW_PASS(BWW_LANE_MACROS_OB1, BWW_LANES_OB1, BWW_TILES_LOAD_OB1, BWW_TILES_STORE_OB1, "")
-                 : : [a] "r"(&args) : BWW_PASS_CLOBBERS);
+  if constexpr (OB == 2 && !HALF) {
+    if constexpr (PF) BWW_PASS_ASM(OB2, , BWW_PREFETCH_PAIR); else BWW_PASS_ASM(OB2, , "");
+  } else if constexpr (OB == 2) {
+    if constexpr (PF) BWW_PASS_ASM(OB2, _HALF, BWW_PREFETCH_PAIR); else BWW_PASS_ASM(OB2, _HALF, "");
+  } else if constexpr (!HALF) {
+    if constexpr (PF) BWW_PASS_ASM(OB1, , BWW_PREFETCH_PAIR); else BWW_PASS_ASM(OB1, , "");
+  } else {
+    if constexpr (PF) BWW_PASS_ASM(OB1, _HALF, BWW_PREFETCH_PAIR); else BWW_PASS_ASM(OB1, _HALF, "");
+  }
 }
 
 // The pass of one input lane (images of 1 channel) over rows with all 3 vertical taps: the 9
@@ -450,21 +486,59 @@ bool covered(const TensorArg& x, const TensorArg& w, const TensorArg& dy, const 
   return is_same_3x3(x, w, dy, call) && x.w >= 2;
 }
 
-// Items of one-channel images are single dy blocks: their passes take one block, and the
-// first layer of a network (1 input channel, 32 outputs) splits over 2 threads.
-int blocks_per_item(const TensorArg& x) { return x.c == 1 ? 1 : kMaxWeightBlocks; }
+// Work items. Images of one channel: one item a dy block (its 9 taps in one pass; a cut of
+// them would read all of x and the block again, and that pass is bound by those streams).
+// Otherwise a unit is (group of up to kMaxWeightBlocks dy blocks, x block), and its items are
+// half passes: for each pair of its dy blocks (a lone last block), each vertical tap ky, the
+// input lanes in halves of a pass's (2 of a pair's 4, 4 of a lone block's 8), all 3
+// horizontal taps, in that order (consecutive items read the same rows). An item owns its dw
+// elements whole (every image, row and pixel), so dw does not depend on the split, and the
+// wide layers of few channels get 48 items and more (4 units of (group, x block) were all
+// that 16 threads could share). A range that holds a whole unit runs it as full passes over
+// each chunk while the chunk is in L1, as one thread does.
+constexpr int kVerticalTaps = 3;
+
+int half_pass_lanes(int blocks) { return (blocks == 2 ? kLanesPerPass<2> : kLanesPerPass<1>) / 2; }
+int half_passes(int blocks, int x_lanes) {
+  const int lanes = half_pass_lanes(blocks);
+  return (x_lanes + lanes - 1) / lanes;
+}
+
+struct Unit {
+  int ob, ocb;  // dy blocks [ob, ob + ocb)
+  int ib, x_lanes;  // x block, its real lanes (the rest are zero)
+
+  // Items of the dy pair (a lone block) at block o (even), per vertical tap.
+  int pair_items_per_ky(int o) const { return half_passes(std::min(2, ocb - o), x_lanes); }
+  // The pair's first item: every pair before it holds 2 blocks.
+  int pair_first(int o) const { return o / 2 * kVerticalTaps * half_passes(2, x_lanes); }
+  int items() const {
+    const int last = (ocb - 1) / 2 * 2;
+    return pair_first(last) + kVerticalTaps * pair_items_per_ky(last);
+  }
+};
+
+Unit unit_at(const TensorArg& x, const TensorArg& dy, int group, int ib) {
+  const int ob = group * kMaxWeightBlocks;
+  return Unit{ob, std::min(kMaxWeightBlocks, channel_blocks(dy.c) - ob), ib,
+              std::min(kBlock, x.c - ib * kBlock)};
+}
 
 size_t bwd_weights_work(const KernelCall& call) {
   const TensorArg &x = call.t[0], &w = call.t[2], &dy = call.t[1];
   if (!covered(x, w, dy, call)) return ref::conv2d_bwd_weights_work(call);
-  const int group = blocks_per_item(x);
-  const int groups = (channel_blocks(dy.c) + group - 1) / group;
-  return size_t(groups) * channel_blocks(x.c);
+  if (x.c == 1) return size_t(channel_blocks(dy.c));
+  const int groups = (channel_blocks(dy.c) + kMaxWeightBlocks - 1) / kMaxWeightBlocks;
+  size_t items = 0;
+  for (int g = 0; g < groups; ++g)
+    for (int ib = 0; ib < channel_blocks(x.c); ++ib) items += size_t(unit_at(x, dy, g, ib).items());
+  return items;
 }
 
 using PassFn = void (*)(const PassArgs&);
-constexpr PassFn kPasses[2][2] = {{bww_pass<1, false>, bww_pass<2, false>},  // [prefetch][dy blocks - 1]
-                                  {bww_pass<1, true>, bww_pass<2, true>}};
+constexpr PassFn kPasses[2][2][2] = {  // [half][prefetch][dy blocks - 1]
+    {{bww_pass<1, false, false>, bww_pass<2, false, false>}, {bww_pass<1, true, false>, bww_pass<2, true, false>}},
+    {{bww_pass<1, false, true>, bww_pass<2, false, true>}, {bww_pass<1, true, true>, bww_pass<2, true, true>}}};
 
 // dw of one dy block (g0: its block in image 0) and a one-channel x (rows in whole rows at a
 // time): rows with 3 vertical taps by the 9-tap pass, the top and bottom rows by the 3-tap
@@ -507,104 +581,143 @@ void one_channel_item(const TensorArg& x, const float* g0, int64_t g_image, floa
       if (nrows == 0) continue;
       a.nrows = nrows;
       a.dw = dw0 + ky * 3 * kTapFloats;
-      kPasses[0][0](a);
+      kPasses[0][0][0](a);
     }
   }
 }
-void bwd_weights_run(const KernelCall& call, size_t begin, size_t end) {
+// The items [i0, i1) of unit u (all of them: every pass of every chunk, full).
+void run_unit(const KernelCall& call, const Unit& u, int i0, int i1, const float** rows) {
   const TensorArg &x = call.t[0], &dy = call.t[1], &dw = call.t[2], &db = call.t[3];
-  if (!covered(x, dw, dy, call)) return ref::conv2d_bwd_weights_run(call, begin, end);
-  const int ibs = channel_blocks(x.c), obs = channel_blocks(dy.c);
+  const int ibs = channel_blocks(x.c);
+  const int ob = u.ob, ocb = u.ocb, ib = u.ib;
   const int64_t plane = int64_t(x.h) * x.w * kBlock;
   const int64_t dw_ob = int64_t(ibs) * kTaps * kTapFloats;
   // Chunks of whole rows, about kPixelsPerChunk pixels, swept 3 x 16 / lanes x blocks / 2
-  // times from L1; rows wider than 2 * kPixelsPerChunk are cut into column pieces.
+  // times from L1; rows wider than 2 * kPixelsPerChunk are cut into column pieces. They
+  // depend on the shape only: each dw element sums its terms in one order whatever the split.
   const int col_chunks = (x.w + kMaxPieceWidth - 1) / kMaxPieceWidth;
   const int piece = (x.w + col_chunks - 1) / col_chunks;
   const int chunk = std::clamp(kPixelsPerChunk / piece, 1, std::min(x.h, kMaxChunkRows));
+  float* dw0 = dw.data + (int64_t(ob) * ibs + ib) * kTaps * kTapFloats;
+  auto selected = [&](int item) { return item >= i0 && item < i1; };
+  // The dy pairs with items in the range; the bias gradient of a pair's blocks is summed by
+  // its first item of the first x block, while dy is in L1, once whatever the split.
+  // Per pair: its first item, its items per vertical tap (half passes), the lanes of one.
+  bool pair_used[kMaxWeightBlocks / 2] = {}, bias[kMaxWeightBlocks / 2] = {};
+  int pair_first[kMaxWeightBlocks / 2] = {}, pair_halves[kMaxWeightBlocks / 2] = {};
+  for (int o = 0; o < ocb; o += 2) {
+    pair_first[o / 2] = u.pair_first(o);
+    pair_halves[o / 2] = u.pair_items_per_ky(o);
+    pair_used[o / 2] = pair_first[o / 2] < i1 && pair_first[o / 2] + kVerticalTaps * pair_halves[o / 2] > i0;
+    bias[o / 2] = ib == 0 && db.data != nullptr && selected(pair_first[o / 2]);
+  }
+  __m512 bsum[kMaxWeightBlocks] = {};
+  for (int n = 0; n < x.n; ++n)
+    for (int y0 = 0; y0 < x.h; y0 += chunk) {
+      const int y1 = std::min(x.h, y0 + chunk);
+      // The next chunk: the dy rows of the pairs in the range and the x rows it adds,
+      // prefetched into L2 by the first passes, each one half of a stream (one line a pixel
+      // pair). Spread over twice the passes at half the rate of one line a pixel, the requests
+      // stall the loop less (wide images, whose rows stream from memory: +4-10 points).
+      const bool last = n + 1 == x.n && y1 == x.h;
+      const int nn = y1 == x.h ? n + 1 : n, ny0 = y1 == x.h ? 0 : y1;
+      const float* next[kMaxWeightBlocks + 1] = {};
+      int streams = 0;
+      if (!last) {
+        for (int o = 0; o < ocb; ++o)
+          if (pair_used[o / 2]) next[streams++] = dy.block(nn, ob + o) + int64_t(ny0) * x.w * kBlock;
+        next[streams++] = x.block(nn, ib) + int64_t(nn == n ? ny0 + 1 : 0) * x.w * kBlock;
+      }
+      for (int cc = 0; cc < col_chunks; ++cc) {
+        const int xa = x.w * cc / col_chunks, xb = x.w * (cc + 1) / col_chunks;
+        const bool left = xa == 0, right = xb == x.w;
+        // This piece's share of the next chunk's rows to prefetch.
+        const int64_t piece_pf = int64_t(chunk) * x.w * cc / col_chunks * kBlock;
+        const int64_t half_pf = int64_t(chunk) * x.w / col_chunks / 2 * kBlock;
+        const int interior = (xb - right) - (xa + left);
+        PassArgs a;
+        a.rows = rows;
+        a.start = left ? 64 : 0;
+        a.pend = a.start + int64_t(interior / 2) * 128;
+        a.odd = interior % 2;
+        a.right = right;
+        a.dw_ob = dw_ob * int64_t(sizeof(float));
+        a.g_blk = plane * int64_t(sizeof(float));
+        for (int ky = 0, pass = 0; ky < kVerticalTaps; ++ky) {
+          const int ya = std::max(y0, 1 - ky), yb = std::min(y1, x.h + 1 - ky);
+          if (ya >= yb) continue;
+          bool rows_set = false;
+          // Passes of 2 dy blocks (a lone last block: 1), input lanes by the pass's width: a
+          // pass whose halves are both in the range (or whose one half holds every real lane
+          // it has) runs full, else its half in the range runs alone.
+          for (int o = 0; o < ocb; o += 2) {
+            if (!pair_used[o / 2]) continue;
+            const int blocks = std::min(2, ocb - o), half_lanes = half_pass_lanes(blocks);
+            const int halves = pair_halves[o / 2];
+            const int ky_first = pair_first[o / 2] + ky * halves;
+            for (int h = 0; h < halves; h += 2) {
+              const bool lower = selected(ky_first + h), upper = h + 1 < halves && selected(ky_first + h + 1);
+              if (!lower && !upper) continue;
+              const bool full = lower && (upper || h + 1 == halves);
+              if (!rows_set) {
+                for (int y = ya; y < yb; ++y) {
+                  rows[2 * (y - ya)] = x.block(n, ib) + (int64_t(y + ky - 1) * x.w + xa) * kBlock;
+                  rows[2 * (y - ya) + 1] = dy.block(n, ob) + (int64_t(y) * x.w + xa) * kBlock;
+                }
+                a.nrows = yb - ya;
+                rows_set = true;
+              }
+              const int l0 = (h + (lower ? 0 : 1)) * half_lanes;
+              const bool prefetch = pass < 2 * streams;
+              a.pf = prefetch ? next[pass / 2] + piece_pf + pass % 2 * half_pf : nullptr;
+              a.dw = dw0 + o * dw_ob + ky * 3 * kTapFloats + l0 * kBlock;
+              a.lane = l0 * int64_t(sizeof(float));
+              a.g_off = o * plane * int64_t(sizeof(float));
+              kPasses[!full][prefetch][blocks - 1](a);
+              ++pass;
+            }
+          }
+        }
+      }
+      for (int o = 0; o < ocb; ++o)
+        if (bias[o / 2])
+          bsum[o] = sum_pixels(bsum[o], dy.block(n, ob + o), int64_t(y0) * x.w, int64_t(y1) * x.w);
+    }
+  for (int o = 0; o < ocb; ++o)
+    if (bias[o / 2]) {
+      float* bp = db.data + (ob + o) * kBlock;
+      _mm512_storeu_ps(bp, _mm512_add_ps(_mm512_loadu_ps(bp), bsum[o]));
+    }
+}
+
+void bwd_weights_run(const KernelCall& call, size_t begin, size_t end) {
+  const TensorArg &x = call.t[0], &dy = call.t[1], &dw = call.t[2], &db = call.t[3];
+  if (!covered(x, dw, dy, call)) return ref::conv2d_bwd_weights_run(call, begin, end);
   const float* rows[2 * kMaxChunkRows];  // per row of a pass: x row, dy row
-  for (size_t item = begin; item < end; ++item) {
-    const int ib = static_cast<int>(item % ibs);
-    const int group = blocks_per_item(x);
-    const int ob = static_cast<int>(item / ibs) * group;
-    const int ocb = std::min(group, obs - ob);
-    float* dw0 = dw.data + (int64_t(ob) * ibs + ib) * kTaps * kTapFloats;
-    if (x.c == 1) {
-      one_channel_item(x, dy.block(0, ob), dy.image_stride, dw0, rows);
+  if (x.c == 1) {
+    for (size_t item = begin; item < end; ++item) {
+      const int ob = static_cast<int>(item);
+      one_channel_item(x, dy.block(0, ob), dy.image_stride, dw.data + int64_t(ob) * kTaps * kTapFloats, rows);
       if (db.data != nullptr) {
         __m512 bsum = _mm512_setzero_ps();
         for (int n = 0; n < x.n; ++n) bsum = sum_pixels(bsum, dy.block(n, ob), 0, int64_t(x.h) * x.w);
         float* bp = db.data + ob * kBlock;
         _mm512_storeu_ps(bp, _mm512_add_ps(_mm512_loadu_ps(bp), bsum));
       }
-      continue;
     }
-    const int x_lanes = std::min(kBlock, x.c - ib * kBlock);  // the rest are zero
-    // The bias gradient rides along with the first x block, summed while dy is in L1.
-    const bool bias = ib == 0 && db.data != nullptr;
-    __m512 bsum[kMaxWeightBlocks] = {};
-    for (int n = 0; n < x.n; ++n)
-      for (int y0 = 0; y0 < x.h; y0 += chunk) {
-        const int y1 = std::min(x.h, y0 + chunk);
-        // The next chunk: its dy rows and the x rows it adds, prefetched into L2 by the first
-        // passes, each one half of a stream (one line a pixel pair). Spread over twice the
-        // passes at half the rate of one line a pixel, the requests stall the loop less
-        // (wide images, whose rows stream from memory: +4-10 points).
-        const bool last = n + 1 == x.n && y1 == x.h;
-        const int nn = y1 == x.h ? n + 1 : n, ny0 = y1 == x.h ? 0 : y1;
-        const float* next[kMaxWeightBlocks + 1] = {};
-        if (!last) {
-          for (int o = 0; o < ocb; ++o) next[o] = dy.block(nn, ob + o) + int64_t(ny0) * x.w * kBlock;
-          next[ocb] = x.block(nn, ib) + int64_t(nn == n ? ny0 + 1 : 0) * x.w * kBlock;
-        }
-        for (int cc = 0; cc < col_chunks; ++cc) {
-          const int xa = x.w * cc / col_chunks, xb = x.w * (cc + 1) / col_chunks;
-          const bool left = xa == 0, right = xb == x.w;
-          // This piece's share of the next chunk's rows to prefetch.
-          const int64_t piece_pf = int64_t(chunk) * x.w * cc / col_chunks * kBlock;
-          const int64_t half_pf = int64_t(chunk) * x.w / col_chunks / 2 * kBlock;
-          const int interior = (xb - right) - (xa + left);
-          PassArgs a;
-          a.rows = rows;
-          a.start = left ? 64 : 0;
-          a.pend = a.start + int64_t(interior / 2) * 128;
-          a.odd = interior % 2;
-          a.right = right;
-          a.dw_ob = dw_ob * int64_t(sizeof(float));
-          a.g_blk = plane * int64_t(sizeof(float));
-          for (int ky = 0, pass = 0; ky < 3; ++ky) {
-            const int ya = std::max(y0, 1 - ky), yb = std::min(y1, x.h + 1 - ky);
-            if (ya >= yb) continue;
-            for (int y = ya; y < yb; ++y) {
-              rows[2 * (y - ya)] = x.block(n, ib) + (int64_t(y + ky - 1) * x.w + xa) * kBlock;
-              rows[2 * (y - ya) + 1] = dy.block(n, ob) + (int64_t(y) * x.w + xa) * kBlock;
-            }
-            a.nrows = yb - ya;
-            // Passes of 2 dy blocks (a lone last block: 1), input lanes by the pass's width.
-            for (int o = 0; o < ocb; o += 2) {
-              const int blocks = std::min(2, ocb - o);
-              const int lanes = blocks == 2 ? kLanesPerPass<2> : kLanesPerPass<1>;
-              for (int l0 = 0; l0 < x_lanes; l0 += lanes, ++pass) {
-                const bool prefetch = pass < 2 * (ocb + 1) && next[pass / 2] != nullptr;
-                a.pf = prefetch ? next[pass / 2] + piece_pf + pass % 2 * half_pf : nullptr;
-                a.dw = dw0 + o * dw_ob + ky * 3 * kTapFloats + l0 * kBlock;
-                a.lane = l0 * int64_t(sizeof(float));
-                a.g_off = o * plane * int64_t(sizeof(float));
-                kPasses[a.pf != nullptr][blocks - 1](a);
-              }
-            }
-          }
-        }
-        if (bias)
-          for (int o = 0; o < ocb; ++o)
-            bsum[o] = sum_pixels(bsum[o], dy.block(n, ob + o), int64_t(y0) * x.w, int64_t(y1) * x.w);
-      }
-    if (bias)
-      for (int o = 0; o < ocb; ++o) {
-        float* bp = db.data + (ob + o) * kBlock;
-        _mm512_storeu_ps(bp, _mm512_add_ps(_mm512_loadu_ps(bp), bsum[o]));
-      }
+    return;
   }
+  // The units in item order, each its items' offset; the range's share of each it meets.
+  const int groups = (channel_blocks(dy.c) + kMaxWeightBlocks - 1) / kMaxWeightBlocks;
+  size_t first = 0;
+  for (int g = 0; g < groups && first < end; ++g)
+    for (int ib = 0; ib < channel_blocks(x.c) && first < end; ++ib) {
+      const Unit u = unit_at(x, dy, g, ib);
+      const size_t count = size_t(u.items());
+      if (first + count > begin)
+        run_unit(call, u, int(std::max(begin, first) - first), int(std::min(end, first + count) - first), rows);
+      first += count;
+    }
 }
 }  // namespace
 
