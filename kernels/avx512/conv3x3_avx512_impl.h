@@ -31,8 +31,9 @@ namespace {
 
 constexpr int kTaps = 9;
 constexpr int kTapFloats = kBlock * kBlock;  // one 16x16 weight tile
-constexpr int kMaxPixels = 8;                // widest row segment of a register tile
+constexpr int kMaxPixels = 12;               // widest row segment of a register tile
 constexpr int kMaxChannelBlocks = 2;         // output blocks of a register tile (fwd, bwd-data)
+constexpr int kMaxTileRows = 6;              // (input block, ky) rows of one tile call
 // Pixels a work item aims for. Forward: small, because planes of 2^k pixels put the same
 // pixel of every row and block in one L1 set: an item must touch few rows at a time.
 // Backward-data transposes its weights per item: 1024 pixels spread that cost (measured
@@ -110,58 +111,178 @@ struct TileArgs {
   __mmask16 lanes[kMaxChannelBlocks];  // real lanes of each output block
 };
 
-// acc += w * x, always as vfmadd231ps (accumulator in place). An asm statement, because the
-// compiler otherwise picks the 132/213 forms that overwrite a weight or broadcast and then
-// copies accumulators between registers: moves that take FMA port slots.
-UNET_INLINE void fmadd_into(__m512& acc, __m512 w, __m512 x) {
-  asm("vfmadd231ps %[x], %[w], %[acc]" : [acc] "+v"(acc) : [w] "v"(w), [x] "v"(x));
-}
+// The sums of a tile, one asm statement (GCC, given this loop as intrinsics, copies
+// accumulators between registers or reloads broadcasts: moves and loads that take FMA slots).
+// Accumulators: output block o, pixel p in zmm(12 o + p); weights of tap kx for block o in
+// zmm(24 + 2 kx + o); broadcasts in zmm30 / zmm31. Per input lane the loop loads the 3 x OCB
+// weight vectors once and broadcasts each input pixel q (-1 .. NP) once, for every tap that
+// reads it (output pixels q + 1, q, q - 1): NP + 2 broadcasts and 3 x OCB loads per
+// 3 x OCB x NP FMAs. Loads cost FMA slots on this core even when the load ports are free
+// (measured: a 2x8 lane loop runs at 0.94 of peak with its 16 loads, 0.99 without the 10
+// broadcasts), so the tile is as wide as the registers allow: 2 x 12 (loads / FMA 0.28
+// against 0.33 for 2 x 8).
+//
+// Rows: a list of (input row of one block and tap row ky, its weights, input lanes); the
+// loop takes 4 lanes a step when all 16 are real, else one.
+struct TileRow {
+  const float* in;  // input at (block, row y + ky - 1, pixel x0), lane 0
+  const float* w;   // weights of (output block 0, input block, ky, kx = 0), lane 0
+  int64_t lanes;
+};
+// How the accumulators start: zero, the bias (16 lanes per block) or the values in out.
+enum class TileStart : int64_t { zero = 0, bias = 1, out = 2 };
+struct TileRows {
+  const TileRow* rows;
+  int64_t count;
+  int64_t w_ob;     // bytes between the weights of output blocks 0 and 1
+  const float* start_from;  // bias of output block 0, or out at pixel 0 of block 0
+  int64_t out_blk;  // bytes between the output blocks of out
+  TileStart start;
+};
+static_assert(sizeof(TileRow) == 24 && offsetof(TileRows, start) == 40, "the tile loop's offsets");
 
-// One input lane l of horizontal tap KX: OCB weight vectors, NP broadcasts, OCB x NP FMAs.
-template <int OCB, int NP, bool L, bool R, int KX>
-UNET_INLINE void tile_lane(__m512 (&acc)[OCB][NP], const float* ip, const float* wk, int64_t w_ob,
-                           int l) {
-  constexpr int first = (L && KX == 0) ? 1 : 0;
-  constexpr int last = (R && KX == 2) ? NP - 1 : NP;
-  const float* xp = ip + (KX - 1) * kBlock + l;
-  const float* wt = wk + KX * kTapFloats + l * kBlock;
-  __m512 wv[OCB];
-#pragma GCC unroll 4
-  for (int o = 0; o < OCB; ++o) wv[o] = _mm512_loadu_ps(wt + o * w_ob);
-#pragma GCC unroll 16
-  for (int p = first; p < last; ++p) {
-    const __m512 xb = _mm512_set1_ps(xp[p * kBlock]);
-#pragma GCC unroll 4
-    for (int o = 0; o < OCB; ++o) fmadd_into(acc[o][p], wv[o], xb);
-  }
-}
+// Broadcast of input pixel q (a literal) and its FMAs: output pixel q + 1 (tap kx = 0,
+// accumulators a0 / b0 of blocks 0 / 1), q (kx = 1: a1 / b1), q - 1 (kx = 2: a2 / b2); a pixel
+// of the left / right neighbour segment only where the tile does not start / end at the
+// image border. ct_fma emits nothing for output pixels outside the tile.
+#define CT_PIXEL(q, br, a0, b0, a1, b1, a2, b2)                                            \
+  ".if (" #q " <= .Lct_np) && ((" #q " >= 0) || (.Lct_l == 0)) && ((" #q " < .Lct_np) || (.Lct_r == 0))\n\t" \
+  "vbroadcastss (" #q ")*64+\\l*4(%%rdi), %%zmm" #br "\n\t"                                \
+  "ct_fma (" #q ")+1, " #br ", 24, 25, " #a0 ", " #b0 "\n\t"                                \
+  "ct_fma (" #q "), " #br ", 26, 27, " #a1 ", " #b1 "\n\t"                                  \
+  "ct_fma (" #q ")-1, " #br ", 28, 29, " #a2 ", " #b2 "\n\t"                                \
+  ".endif\n\t"
 
-// One row of taps (ky fixed), over the first `lanes` input lanes (fewer than 16 only for the
-// last block of a tensor whose channels are not a multiple of 16, e.g. the 1-channel image).
-// The three horizontal taps share one loop over the lanes: a longer loop, its exit
-// predicted. Tiles stay at 20 accumulators or fewer: the taps read overlapping pixels and
-// the compiler keeps their shared broadcasts live, so wider tiles spill.
-template <int OCB, int NP, bool L, bool R>
-UNET_INLINE void tile_row(__m512 (&acc)[OCB][NP], const float* ip, const float* wk, int64_t w_ob,
-                          int lanes) {
-  static_assert(OCB * NP <= 20, "wider tiles spill accumulators");
-  for (int l = 0; l < lanes; ++l) {
-    tile_lane<OCB, NP, L, R, 0>(acc, ip, wk, w_ob, l);
-    tile_lane<OCB, NP, L, R, 1>(acc, ip, wk, w_ob, l);
-    tile_lane<OCB, NP, L, R, 2>(acc, ip, wk, w_ob, l);
-  }
-}
+// "<m> p, p + 12" for the pixels p of a tile (register pairs of output blocks 0 and 1).
+#define CT_PAIRS(m)                                                                        \
+  m "0, 12\n\t" m "1, 13\n\t" m "2, 14\n\t" m "3, 15\n\t" m "4, 16\n\t" m "5, 17\n\t"      \
+  m "6, 18\n\t" m "7, 19\n\t" m "8, 20\n\t" m "9, 21\n\t" m "10, 22\n\t" m "11, 23\n\t"
+
+#define CT_LOOP                                                                            \
+  ".macro ct_fma p, x, wa, wb, a, b\n\t"                                                   \
+  ".if (\\p >= 0) && (\\p < .Lct_np)\n\t"                                                  \
+  "vfmadd231ps %%zmm\\x, %%zmm\\wa, %%zmm\\a\n\t"                                          \
+  ".if .Lct_ocb == 2\n\t"                                                                  \
+  "vfmadd231ps %%zmm\\x, %%zmm\\wb, %%zmm\\b\n\t"                                          \
+  ".endif\n\t"                                                                             \
+  ".endif\n\t"                                                                             \
+  ".endm\n\t"                                                                              \
+  ".macro ct_lane l\n\t"                                                                   \
+  "vmovups \\l*64(%%rsi), %%zmm24\n\t"                                                     \
+  "vmovups \\l*64+1024(%%rsi), %%zmm26\n\t"                                                \
+  "vmovups \\l*64+2048(%%rsi), %%zmm28\n\t"                                                \
+  ".if .Lct_ocb == 2\n\t"                                                                  \
+  "vmovups \\l*64(%%rsi,%%rdx), %%zmm25\n\t"                                               \
+  "vmovups \\l*64+1024(%%rsi,%%rdx), %%zmm27\n\t"                                          \
+  "vmovups \\l*64+2048(%%rsi,%%rdx), %%zmm29\n\t"                                          \
+  ".endif\n\t"                                                                             \
+  CT_PIXEL(-1, 30, 0, 12, 0, 12, 0, 12)                                                    \
+  CT_PIXEL(0, 31, 1, 13, 0, 12, 0, 12)                                                     \
+  CT_PIXEL(1, 30, 2, 14, 1, 13, 0, 12)                                                     \
+  CT_PIXEL(2, 31, 3, 15, 2, 14, 1, 13)                                                     \
+  CT_PIXEL(3, 30, 4, 16, 3, 15, 2, 14)                                                     \
+  CT_PIXEL(4, 31, 5, 17, 4, 16, 3, 15)                                                     \
+  CT_PIXEL(5, 30, 6, 18, 5, 17, 4, 16)                                                     \
+  CT_PIXEL(6, 31, 7, 19, 6, 18, 5, 17)                                                     \
+  CT_PIXEL(7, 30, 8, 20, 7, 19, 6, 18)                                                     \
+  CT_PIXEL(8, 31, 9, 21, 8, 20, 7, 19)                                                     \
+  CT_PIXEL(9, 30, 10, 22, 9, 21, 8, 20)                                                    \
+  CT_PIXEL(10, 31, 11, 23, 10, 22, 9, 21)                                                  \
+  CT_PIXEL(11, 30, 11, 23, 11, 23, 10, 22)                                                 \
+  CT_PIXEL(12, 31, 11, 23, 11, 23, 11, 23)                                                 \
+  ".endm\n\t"                                                                              \
+  ".macro ct_start_out p\n\t"                                                              \
+  ".if \\p < .Lct_np\n\t"                                                                     \
+  "vmovups \\p*64(%%rax), %%zmm\\p\n\t"                                                      \
+  ".endif\n\t"                                                                             \
+  ".endm\n\t"                                                                              \
+  ".macro ct_start_out1 p, q\n\t"                                                          \
+  ".if (.Lct_ocb == 2) && (\\p < .Lct_np)\n\t"                                                \
+  "vmovups \\p*64(%%rax,%%r10), %%zmm\\q\n\t"                                                \
+  ".endif\n\t"                                                                             \
+  ".endm\n\t"                                                                              \
+  ".macro ct_copy from, p, q\n\t"                                                          \
+  ".if \\p < .Lct_np\n\t"                                                                     \
+  "vmovaps %%zmm\\from, %%zmm\\q\n\t"                                                        \
+  ".endif\n\t"                                                                             \
+  ".endm\n\t"                                                                              \
+  ".macro ct_zero p, q\n\t"                                                                \
+  ".if \\p < .Lct_np\n\t"                                                                     \
+  "vpxord %%zmm\\q, %%zmm\\q, %%zmm\\q\n\t"                                                  \
+  ".endif\n\t"                                                                             \
+  ".endm\n\t"                                                                              \
+  "mov 24(%[t]), %%rax\n\t"                                                                \
+  "mov 32(%[t]), %%r10\n\t"                                                                \
+  "mov 40(%[t]), %%r11\n\t"                                                                \
+  "cmp $1, %%r11\n\t"                                                                      \
+  "je 6f\n\t"                                                                              \
+  "jb 7f\n\t"                                                                              \
+  ".irp p, 0,1,2,3,4,5,6,7,8,9,10,11\n\t"                                                  \
+  "ct_start_out \\p\n\t"                                                                     \
+  ".endr\n\t"                                                                              \
+  CT_PAIRS("ct_start_out1 ")                                                               \
+  "jmp 8f\n\t"                                                                             \
+  "6:\n\t"                                                                                 \
+  "vmovups (%%rax), %%zmm0\n\t"                                                            \
+  ".irp p, 1,2,3,4,5,6,7,8,9,10,11\n\t"                                                    \
+  "ct_copy 0, \\p, \\p\n\t"                                                                  \
+  ".endr\n\t"                                                                              \
+  ".if .Lct_ocb == 2\n\t"                                                                  \
+  "vmovups 64(%%rax), %%zmm12\n\t"                                                         \
+  CT_PAIRS("ct_copy 12, ")                                                                 \
+  ".endif\n\t"                                                                             \
+  "jmp 8f\n\t"                                                                             \
+  "7:\n\t"                                                                                 \
+  ".irp p, 0,1,2,3,4,5,6,7,8,9,10,11\n\t"                                                  \
+  "ct_zero \\p, \\p\n\t"                                                                     \
+  ".endr\n\t"                                                                              \
+  ".if .Lct_ocb == 2\n\t"                                                                  \
+  CT_PAIRS("ct_zero ")                                                                     \
+  ".endif\n\t"                                                                             \
+  "8:\n\t"                                                                                 \
+  "mov 16(%[t]), %%rdx\n\t"                                                                \
+  "mov 0(%[t]), %%r8\n\t"                                                                  \
+  "mov 8(%[t]), %%r9\n\t"                                                                  \
+  "1:\n\t"                                                                                 \
+  "mov 0(%%r8), %%rdi\n\t"                                                                 \
+  "mov 8(%%r8), %%rsi\n\t"                                                                 \
+  "mov 16(%%r8), %%rcx\n\t"                                                                \
+  "cmp $16, %%rcx\n\t"                                                                     \
+  "jne 3f\n\t"                                                                             \
+  "mov $4, %%ecx\n\t"                                                                      \
+  "2:\n\t"                                                                                 \
+  "ct_lane 0\n\t"                                                                          \
+  "ct_lane 1\n\t"                                                                          \
+  "ct_lane 2\n\t"                                                                          \
+  "ct_lane 3\n\t"                                                                          \
+  "add $16, %%rdi\n\t"                                                                     \
+  "add $256, %%rsi\n\t"                                                                    \
+  "dec %%ecx\n\t"                                                                          \
+  "jnz 2b\n\t"                                                                             \
+  "jmp 4f\n\t"                                                                             \
+  "3:\n\t"                                                                                 \
+  "ct_lane 0\n\t"                                                                          \
+  "add $4, %%rdi\n\t"                                                                      \
+  "add $64, %%rsi\n\t"                                                                     \
+  "dec %%ecx\n\t"                                                                          \
+  "jnz 3b\n\t"                                                                             \
+  "4:\n\t"                                                                                 \
+  "add $24, %%r8\n\t"                                                                      \
+  "dec %%r9\n\t"                                                                           \
+  "jnz 1b\n\t"                                                                             \
+  ".purgem ct_lane\n\t"                                                                    \
+  ".purgem ct_fma\n\t"                                                                     \
+  ".purgem ct_start_out\n\t"                                                               \
+  ".purgem ct_start_out1\n\t"                                                              \
+  ".purgem ct_copy\n\t"                                                                    \
+  ".purgem ct_zero\n\t"
+
+#define CT_ACC(i) register __m512 z##i asm("zmm" #i)
+#define CT_OUT(i) acc[i / kMaxPixels][i % kMaxPixels] = z##i
 
 template <int OCB, int NP, bool L, bool R>
 void conv_tile(const TileArgs& a) {
-  __m512 acc[OCB][NP];
-#pragma GCC unroll 4
-  for (int o = 0; o < OCB; ++o) {
-    const __m512 start = a.bias ? _mm512_loadu_ps(a.bias + o * kBlock) : _mm512_setzero_ps();
-#pragma GCC unroll 16
-    for (int p = 0; p < NP; ++p)
-      acc[o][p] = a.load_out ? _mm512_loadu_ps(a.out + o * a.out_blk + p * kBlock) : start;
-  }
+  static_assert(OCB <= kMaxChannelBlocks && NP <= kMaxPixels, "the tile loop's registers");
   if (a.prefetch_in)
     for (int b = 0; b < a.blocks; ++b)
 #pragma GCC unroll 16
@@ -175,17 +296,44 @@ void conv_tile(const TileArgs& a) {
       for (int p = 0; p < NP; ++p)
         _mm_prefetch(reinterpret_cast<const char*>(a.out + o * a.out_blk + a.in_row + p * kBlock),
                      _MM_HINT_T1);
+  TileRow rows[kMaxTileRows];
+  int count = 0;
   for (int b = 0; b < a.blocks; ++b) {
-    const float* ib = a.in + b * a.in_blk;
-    const float* wb = a.w + b * a.w_ib;
     const int lanes = b + 1 == a.blocks ? a.last_lanes : kBlock;
     for (int ky = 0; ky < 3; ++ky) {
       if (!((a.row_taps >> ky) & 1u)) continue;
-      const float* ip = ib + (ky - 1) * a.in_row;
-      const float* wk = wb + ky * 3 * kTapFloats;
-      tile_row<OCB, NP, L, R>(acc, ip, wk, a.w_ob, lanes);
+      rows[count++] = {a.in + b * a.in_blk + (ky - 1) * a.in_row,
+                       a.w + b * a.w_ib + ky * 3 * kTapFloats, lanes};
     }
   }
+  const TileRows t{rows,
+                   count,
+                   a.w_ob * int64_t(sizeof(float)),
+                   a.load_out ? a.out : a.bias,
+                   a.out_blk * int64_t(sizeof(float)),
+                   a.load_out ? TileStart::out : a.bias ? TileStart::bias : TileStart::zero};
+  CT_ACC(0); CT_ACC(1); CT_ACC(2); CT_ACC(3); CT_ACC(4); CT_ACC(5);
+  CT_ACC(6); CT_ACC(7); CT_ACC(8); CT_ACC(9); CT_ACC(10); CT_ACC(11);
+  CT_ACC(12); CT_ACC(13); CT_ACC(14); CT_ACC(15); CT_ACC(16); CT_ACC(17);
+  CT_ACC(18); CT_ACC(19); CT_ACC(20); CT_ACC(21); CT_ACC(22); CT_ACC(23);
+  asm volatile(
+      ".set .Lct_np, %c[np]\n\t"
+      ".set .Lct_ocb, %c[ocb]\n\t"
+      ".set .Lct_l, %c[l]\n\t"
+      ".set .Lct_r, %c[r]\n\t"
+      CT_LOOP
+      : "=v"(z0), "=v"(z1), "=v"(z2), "=v"(z3), "=v"(z4), "=v"(z5), "=v"(z6), "=v"(z7),
+        "=v"(z8), "=v"(z9), "=v"(z10), "=v"(z11), "=v"(z12), "=v"(z13), "=v"(z14), "=v"(z15),
+        "=v"(z16), "=v"(z17), "=v"(z18), "=v"(z19), "=v"(z20), "=v"(z21), "=v"(z22), "=v"(z23)
+      : [t] "r"(&t), [np] "i"(NP), [ocb] "i"(OCB), [l] "i"(L ? 1 : 0), [r] "i"(R ? 1 : 0)
+      : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "cc", "memory", "xmm24", "xmm25", "xmm26",
+        "xmm27", "xmm28", "xmm29", "xmm30", "xmm31");
+  // The tile's accumulators as the asm statement leaves them (the others: undefined).
+  __m512 acc[kMaxChannelBlocks][kMaxPixels];
+  CT_OUT(0); CT_OUT(1); CT_OUT(2); CT_OUT(3); CT_OUT(4); CT_OUT(5);
+  CT_OUT(6); CT_OUT(7); CT_OUT(8); CT_OUT(9); CT_OUT(10); CT_OUT(11);
+  CT_OUT(12); CT_OUT(13); CT_OUT(14); CT_OUT(15); CT_OUT(16); CT_OUT(17);
+  CT_OUT(18); CT_OUT(19); CT_OUT(20); CT_OUT(21); CT_OUT(22); CT_OUT(23);
 #pragma GCC unroll 4
   for (int o = 0; o < OCB; ++o) {
     float* op = a.out + o * a.out_blk;
@@ -213,6 +361,12 @@ void conv_tile(const TileArgs& a) {
     }
   }
 }
+
+#undef CT_ACC
+#undef CT_OUT
+#undef CT_LOOP
+#undef CT_PIXEL
+#undef CT_PAIRS
 
 using TileFn = void (*)(const TileArgs&);
 
