@@ -492,10 +492,11 @@ bool covered(const TensorArg& x, const TensorArg& w, const TensorArg& dy, const 
 // half passes: for each pair of its dy blocks (a lone last block), each vertical tap ky, the
 // input lanes in halves of a pass's (2 of a pair's 4, 4 of a lone block's 8), all 3
 // horizontal taps, in that order (consecutive items read the same rows). An item owns its dw
-// elements whole (every image, row and pixel), so dw does not depend on the split, and the
-// wide layers of few channels get 48 items and more (4 units of (group, x block) were all
-// that 16 threads could share). A range that holds a whole unit runs it as full passes over
-// each chunk while the chunk is in L1, as one thread does.
+// elements whole (every image, row and pixel), so dw does not depend on the split. The UNet's
+// 128x128 and 64x64 layers make only 2 to 4 units but 48 to 192 items, enough for 16 threads.
+// A range that holds a whole unit runs it as full passes over each chunk while the chunk is
+// in L1, as one thread does; a part of a unit, only its passes, still reading the unit's x
+// block and dy pairs whole (a few passes of a wide image are bound by that stream).
 constexpr int kVerticalTaps = 3;
 
 int half_pass_lanes(int blocks) { return (blocks == 2 ? kLanesPerPass<2> : kLanesPerPass<1>) / 2; }
