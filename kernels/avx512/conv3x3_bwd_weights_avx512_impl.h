@@ -586,7 +586,9 @@ void one_channel_item(const TensorArg& x, const float* g0, int64_t g_image, floa
     }
   }
 }
-// The items [i0, i1) of unit u (all of them: every pass of every chunk, full).
+// The items [i0, i1) of unit u. WHOLE: all of them (every pass of every chunk, full), the
+// selection folded away (most ranges are whole units: every unit, for one thread).
+template <bool WHOLE>
 void run_unit(const KernelCall& call, const Unit& u, int i0, int i1, const float** rows) {
   const TensorArg &x = call.t[0], &dy = call.t[1], &dw = call.t[2], &db = call.t[3];
   const int ibs = channel_blocks(x.c);
@@ -600,7 +602,7 @@ void run_unit(const KernelCall& call, const Unit& u, int i0, int i1, const float
   const int piece = (x.w + col_chunks - 1) / col_chunks;
   const int chunk = std::clamp(kPixelsPerChunk / piece, 1, std::min(x.h, kMaxChunkRows));
   float* dw0 = dw.data + (int64_t(ob) * ibs + ib) * kTaps * kTapFloats;
-  auto selected = [&](int item) { return item >= i0 && item < i1; };
+  auto selected = [&](int item) { return WHOLE || (item >= i0 && item < i1); };
   // The dy pairs with items in the range; the bias gradient of a pair's blocks is summed by
   // its first item of the first x block, while dy is in L1, once whatever the split.
   // Per pair: its first item, its items per vertical tap (half passes), the lanes of one.
@@ -609,7 +611,7 @@ void run_unit(const KernelCall& call, const Unit& u, int i0, int i1, const float
   for (int o = 0; o < ocb; o += 2) {
     pair_first[o / 2] = u.pair_first(o);
     pair_halves[o / 2] = u.pair_items_per_ky(o);
-    pair_used[o / 2] = pair_first[o / 2] < i1 && pair_first[o / 2] + kVerticalTaps * pair_halves[o / 2] > i0;
+    pair_used[o / 2] = WHOLE || (pair_first[o / 2] < i1 && pair_first[o / 2] + kVerticalTaps * pair_halves[o / 2] > i0);
     bias[o / 2] = ib == 0 && db.data != nullptr && selected(pair_first[o / 2]);
   }
   __m512 bsum[kMaxWeightBlocks] = {};
@@ -715,8 +717,11 @@ void bwd_weights_run(const KernelCall& call, size_t begin, size_t end) {
     for (int ib = 0; ib < channel_blocks(x.c) && first < end; ++ib) {
       const Unit u = unit_at(x, dy, g, ib);
       const size_t count = size_t(u.items());
-      if (first + count > begin)
-        run_unit(call, u, int(std::max(begin, first) - first), int(std::min(end, first + count) - first), rows);
+      const size_t i0 = std::max(begin, first) - first, i1 = std::min(end, first + count) - first;
+      if (i0 == 0 && i1 == count)
+        run_unit<true>(call, u, 0, int(count), rows);
+      else if (i0 < i1)
+        run_unit<false>(call, u, int(i0), int(i1), rows);
       first += count;
     }
 }
