@@ -36,14 +36,15 @@ constexpr int kMaxChannelBlocks = 2;         // output blocks of a register tile
 constexpr int kMaxTileRows = 6;              // (input block, ky) rows of one tile call
 // Pixels a work item aims for. Forward: small, because planes of 2^k pixels put the same
 // pixel of every row and block in one L1 set: an item must touch few rows at a time.
-// Backward-data transposes its weights per item: 1024 pixels spread that cost (measured
-// against 128, 256, 512 with bench_kernels, runs alternated: 1024 is 3-7 points of peak
-// better on every layer). Transposing once per step, in an op of its own, would do better.
+// Backward-data transposes its weights per item and pass: 1024 pixels spread that cost
+// (36 16x16 transposes against 1024 x 2 x 9 x 16 x 2 FMAs: under 1 %). Re-measured with the
+// 2x12 tile in the 2-thread training step (forward 128, 256; backward 512, 2048): no
+// difference above the noise.
 constexpr int kForwardPixelsPerItem = 64;
 constexpr int kBackwardPixelsPerItem = 1024;
-// Forward: input blocks per sweep of an item's rows (their weights stay in L1); narrow
-// images, whose rows do not collide in L1, take more per sweep and store partial sums less.
-inline int input_blocks_per_pass(int w) { return w >= 64 ? 2 : 2; }
+// Forward: input blocks per sweep of an item's rows (their weights, 36 KB, stay in L1).
+// One a sweep (18 KB) was slower on every layer, in bench_kernels and in the training step.
+constexpr int kForwardBlocksPerPass = 2;
 
 // ---------------------------------------------------------------------------------------------
 // How a forward / backward-data call is cut into items: (image group, channel group, row group).
@@ -87,6 +88,72 @@ ItemCoords coords_of(const Split& s, size_t item, int n, int h) {
 // L / R: the segment starts / ends at the image border, so its first / last pixel has no
 // left / right tap.
 
+// The memory the next unit of work (an item's pass: its new input rows, its weights when they
+// change, its output and relu_y rows) reads, prefetched into L2 while the current unit runs,
+// spread evenly over it: each row of a tile's list takes a chunk of the stream and its lane
+// steps prefetch 1, 2 or 4 lines each, the fewest that cover the next unit's lines in the
+// current unit's steps. In the training step a layer's tensors come from memory (they are far
+// larger than L2): without software prefetch the 1-thread step's forward 3x3 ops took 0.84 s
+// instead of 0.56 s. At a higher rate than needed (4 lines a step throughout) the requests
+// hold the fill buffers that the tiles' own loads need: the 2-thread step's 3x3 ops were
+// 1-2 % slower.
+struct PrefetchRange {
+  const char* p;       // first line
+  int64_t lines;       // contiguous lines per piece
+  int64_t pieces;      // pieces, `stride` bytes apart (one per image of an item)
+  int64_t stride;
+};
+class PrefetchStream {
+ public:
+  static constexpr int kMaxRanges = 8;
+  static constexpr int kStepsPerChunk = 4;  // lane steps of a 16-lane row of a tile
+  void clear() { n_ = i_ = 0, left_ = 0, pieces_left_ = 0, total_ = 0, step_lines_ = 1; }
+  // Adds `lines` lines from p, then the same at p + stride, ... (`pieces` in all).
+  void add(const void* p, int64_t lines, int64_t pieces = 1, int64_t stride = 0) {
+    if (n_ < kMaxRanges && lines > 0 && pieces > 0) {
+      r_[n_++] = {static_cast<const char*>(p), lines, pieces, stride};
+      total_ += lines * pieces;
+    }
+  }
+  // The rate: lines per lane step that cover the stream in `steps` lane steps (at most 4;
+  // a longer stream is cut short).
+  void spread_over(int64_t steps) {
+    const int64_t need = (total_ + std::max<int64_t>(steps, 1) - 1) / std::max<int64_t>(steps, 1);
+    step_lines_ = need <= 1 ? 1 : need <= 2 ? 2 : 4;
+  }
+  int64_t step_bytes() const { return step_lines_ * 64; }
+  // The next chunk (its end may run past the range's: harmless), or nullptr when all are
+  // handed out.
+  const char* next() {
+    while (left_ <= 0) {
+      if (pieces_left_ > 0) {
+        piece_ += r_[i_ - 1].stride;
+        cur_ = piece_;
+        left_ = r_[i_ - 1].lines;
+        --pieces_left_;
+      } else if (i_ < n_) {
+        piece_ = cur_ = r_[i_].p;
+        left_ = r_[i_].lines;
+        pieces_left_ = r_[i_].pieces - 1;
+        ++i_;
+      } else {
+        return nullptr;
+      }
+    }
+    const char* chunk = cur_;
+    cur_ += kStepsPerChunk * step_bytes();
+    left_ -= kStepsPerChunk * step_lines_;
+    return chunk;
+  }
+
+ private:
+  PrefetchRange r_[kMaxRanges];
+  int n_ = 0, i_ = 0;
+  const char* piece_ = nullptr;
+  const char* cur_ = nullptr;
+  int64_t left_ = 0, pieces_left_ = 0, total_ = 0, step_lines_ = 1;
+};
+
 struct TileArgs {
   const float* in;     // input block 0, row y, pixel x0
   int64_t in_row;      // floats between rows
@@ -103,10 +170,8 @@ struct TileArgs {
   const float* relu_y;
   const float* bias;   // padded bias of the first output block, or nullptr
   bool load_out;       // start from the values in out (accumulate)
-  // Rows the next row of tiles needs, prefetched into L2 (the hardware prefetcher starts
-  // late on each 4 KB page, and a row of a wide image is one or two pages): the input row
-  // two below (all `blocks`), and when writing fresh output, the output row below.
-  bool prefetch_in, prefetch_out;
+  // What the next unit of work (item and pass) reads, prefetched into L2 while this one runs.
+  PrefetchStream* prefetch;
   Activation act;
   __mmask16 lanes[kMaxChannelBlocks];  // real lanes of each output block
 };
@@ -128,6 +193,7 @@ struct TileRow {
   const float* in;  // input at (block, row y + ky - 1, pixel x0), lane 0
   const float* w;   // weights of (output block 0, input block, ky, kx = 0), lane 0
   int64_t lanes;
+  const char* pf;   // lines to prefetch into L2 while this row runs (16 lanes only)
 };
 // How the accumulators start: zero, the bias (16 lanes per block) or the values in out.
 enum class TileStart : int64_t { zero = 0, bias = 1, out = 2 };
@@ -138,8 +204,9 @@ struct TileRows {
   const float* start_from;  // bias of output block 0, or out at pixel 0 of block 0
   int64_t out_blk;  // bytes between the output blocks of out
   TileStart start;
+  int64_t pf_step;  // bytes prefetched a lane step: 64, 128 or 256
 };
-static_assert(sizeof(TileRow) == 24 && offsetof(TileRows, start) == 40, "the tile loop's offsets");
+static_assert(sizeof(TileRow) == 32 && offsetof(TileRows, pf_step) == 48, "the tile loop's offsets");
 
 // Broadcast of input pixel q (a literal) and its FMAs: output pixel q + 1 (tap kx = 0,
 // accumulators a0 / b0 of blocks 0 / 1), q (kx = 1: a1 / b1), q - 1 (kx = 2: a2 / b2); a pixel
@@ -241,12 +308,14 @@ static_assert(sizeof(TileRow) == 24 && offsetof(TileRows, start) == 40, "the til
   ".endif\n\t"                                                                             \
   "8:\n\t"                                                                                 \
   "mov 16(%[t]), %%rdx\n\t"                                                                \
+  "mov 48(%[t]), %%r11\n\t"                                                                \
   "mov 0(%[t]), %%r8\n\t"                                                                  \
   "mov 8(%[t]), %%r9\n\t"                                                                  \
   "1:\n\t"                                                                                 \
   "mov 0(%%r8), %%rdi\n\t"                                                                 \
   "mov 8(%%r8), %%rsi\n\t"                                                                 \
   "mov 16(%%r8), %%rcx\n\t"                                                                \
+  "mov 24(%%r8), %%r10\n\t"                                                                \
   "cmp $16, %%rcx\n\t"                                                                     \
   "jne 3f\n\t"                                                                             \
   "mov $4, %%ecx\n\t"                                                                      \
@@ -255,6 +324,16 @@ static_assert(sizeof(TileRow) == 24 && offsetof(TileRows, start) == 40, "the til
   "ct_lane 1\n\t"                                                                          \
   "ct_lane 2\n\t"                                                                          \
   "ct_lane 3\n\t"                                                                          \
+  "prefetcht1 (%%r10)\n\t"                                                                 \
+  "cmp $64, %%r11\n\t"                                                                     \
+  "je 5f\n\t"                                                                              \
+  "prefetcht1 64(%%r10)\n\t"                                                               \
+  "cmp $128, %%r11\n\t"                                                                    \
+  "je 5f\n\t"                                                                              \
+  "prefetcht1 128(%%r10)\n\t"                                                              \
+  "prefetcht1 192(%%r10)\n\t"                                                              \
+  "5:\n\t"                                                                                 \
+  "add %%r11, %%r10\n\t"                                                                   \
   "add $16, %%rdi\n\t"                                                                     \
   "add $256, %%rsi\n\t"                                                                    \
   "dec %%ecx\n\t"                                                                          \
@@ -267,7 +346,7 @@ static_assert(sizeof(TileRow) == 24 && offsetof(TileRows, start) == 40, "the til
   "dec %%ecx\n\t"                                                                          \
   "jnz 3b\n\t"                                                                             \
   "4:\n\t"                                                                                 \
-  "add $24, %%r8\n\t"                                                                      \
+  "add $32, %%r8\n\t"                                                                      \
   "dec %%r9\n\t"                                                                           \
   "jnz 1b\n\t"                                                                             \
   ".purgem ct_lane\n\t"                                                                    \
@@ -283,27 +362,17 @@ static_assert(sizeof(TileRow) == 24 && offsetof(TileRows, start) == 40, "the til
 template <int OCB, int NP, bool L, bool R>
 void conv_tile(const TileArgs& a) {
   static_assert(OCB <= kMaxChannelBlocks && NP <= kMaxPixels, "the tile loop's registers");
-  if (a.prefetch_in)
-    for (int b = 0; b < a.blocks; ++b)
-#pragma GCC unroll 16
-      for (int p = 0; p < NP; ++p)
-        _mm_prefetch(reinterpret_cast<const char*>(a.in + b * a.in_blk + 2 * a.in_row + p * kBlock),
-                     _MM_HINT_T1);
-  if (a.prefetch_out)
-#pragma GCC unroll 4
-    for (int o = 0; o < OCB; ++o)
-#pragma GCC unroll 16
-      for (int p = 0; p < NP; ++p)
-        _mm_prefetch(reinterpret_cast<const char*>(a.out + o * a.out_blk + a.in_row + p * kBlock),
-                     _MM_HINT_T1);
   TileRow rows[kMaxTileRows];
   int count = 0;
   for (int b = 0; b < a.blocks; ++b) {
     const int lanes = b + 1 == a.blocks ? a.last_lanes : kBlock;
     for (int ky = 0; ky < 3; ++ky) {
       if (!((a.row_taps >> ky) & 1u)) continue;
-      rows[count++] = {a.in + b * a.in_blk + (ky - 1) * a.in_row,
-                       a.w + b * a.w_ib + ky * 3 * kTapFloats, lanes};
+      const float* w = a.w + b * a.w_ib + ky * 3 * kTapFloats;
+      // Rows with nothing left to prefetch prefetch their own weights (in L1: no request).
+      const char* pf = a.prefetch ? a.prefetch->next() : nullptr;
+      rows[count++] = {a.in + b * a.in_blk + (ky - 1) * a.in_row, w, lanes,
+                       pf ? pf : reinterpret_cast<const char*>(w)};
     }
   }
   const TileRows t{rows,
@@ -311,7 +380,8 @@ void conv_tile(const TileArgs& a) {
                    a.w_ob * int64_t(sizeof(float)),
                    a.load_out ? a.out : a.bias,
                    a.out_blk * int64_t(sizeof(float)),
-                   a.load_out ? TileStart::out : a.bias ? TileStart::bias : TileStart::zero};
+                   a.load_out ? TileStart::out : a.bias ? TileStart::bias : TileStart::zero,
+                   a.prefetch ? a.prefetch->step_bytes() : 64};
   CT_ACC(0); CT_ACC(1); CT_ACC(2); CT_ACC(3); CT_ACC(4); CT_ACC(5);
   CT_ACC(6); CT_ACC(7); CT_ACC(8); CT_ACC(9); CT_ACC(10); CT_ACC(11);
   CT_ACC(12); CT_ACC(13); CT_ACC(14); CT_ACC(15); CT_ACC(16); CT_ACC(17);
@@ -395,11 +465,8 @@ void conv_rows(TileArgs a, int ocb, int h, int w, int y0, int y1) {
   const float* in0 = a.in;
   float* out0 = a.out;
   const float* relu0 = a.relu_y;
-  const bool fresh_out = !a.load_out;
   for (int y = y0; y < y1; ++y) {
     a.row_taps = (y > 0 ? 1u : 0u) | 2u | (y + 1 < h ? 4u : 0u);
-    a.prefetch_in = y + 2 < h;
-    a.prefetch_out = fresh_out && y + 1 < h;
     int x0 = 0;
     for (int s = 0; s < segments; ++s) {
       const int np = base + (s < wider ? 1 : 0);
@@ -422,32 +489,54 @@ size_t fwd_work(const KernelCall& call) {
   return split_of(y.n, y.h, y.w, groups, kForwardPixelsPerItem).items();
 }
 
+// Adds to pf the rows [y0, y1) of channel block cb of images [n0, n1) of t (one piece an image).
+void add_rows(PrefetchStream& pf, const TensorArg& t, int cb, int n0, int n1, int y0, int y1) {
+  if (y0 >= y1 || n0 >= n1) return;
+  pf.add(t.block(n0, cb) + int64_t(y0) * t.w * kBlock, int64_t(y1 - y0) * t.w, n1 - n0,
+         t.image_stride * int64_t(sizeof(float)));
+}
+
+// Lane steps of the tile loop in a unit of `blocks` input blocks over item c (edge rows
+// counted as inner ones).
+int64_t lane_steps(const ItemCoords& c, int w, int blocks) {
+  const int64_t tiles = int64_t(c.n1 - c.n0) * (c.y1 - c.y0) * ((w + kMaxPixels - 1) / kMaxPixels);
+  return tiles * 3 * blocks * PrefetchStream::kStepsPerChunk;
+}
+
+// Input rows [lo, hi) that a unit over item rows [c.y0, c.y1) reads, less those the unit
+// before it (`prev`, same images and blocks, the rows just above) has brought in.
+std::pair<int, int> new_input_rows(const ItemCoords& c, const ItemCoords* prev, int h) {
+  int lo = std::max(0, c.y0 - 1);
+  const int hi = std::min(h, c.y1 + 1);
+  if (prev && prev->n0 == c.n0 && prev->n1 == c.n1 && prev->y1 == c.y0) lo = std::max(lo, prev->y1 + 1);
+  return {lo, hi};
+}
+
 void fwd_run(const KernelCall& call, size_t begin, size_t end) {
   const TensorArg &x = call.t[0], &w = call.t[1], &b = call.t[2], &y = call.t[3];
   if (!is_same_3x3(x, w, y, call)) return ref::conv2d_fwd_run(call, begin, end);
   const int obs = channel_blocks(y.c), ibs = channel_blocks(x.c);
   const Split s = split_of(y.n, y.h, y.w, (obs + kMaxChannelBlocks - 1) / kMaxChannelBlocks,
                            kForwardPixelsPerItem);
-  const int blocks_per_pass = input_blocks_per_pass(y.w);
+  const int blocks_per_pass = kForwardBlocksPerPass;
+  static_assert(3 * kMaxChannelBlocks <= kMaxTileRows, "a pass's tile rows");
   const int64_t plane = int64_t(y.h) * y.w * kBlock;
+  const int64_t w_block_lines = int64_t(kTaps) * kTapFloats * sizeof(float) / 64;
+  PrefetchStream pf;
   for (size_t item = begin; item < end; ++item) {
     const ItemCoords c = coords_of(s, item, y.n, y.h);
     const int ob = c.cg * kMaxChannelBlocks, ocb = std::min(kMaxChannelBlocks, obs - ob);
     TileArgs a{};
     a.in_row = int64_t(x.w) * kBlock;
     a.in_blk = plane;
-    a.blocks = ibs;
-    a.w = w.data + int64_t(ob) * ibs * kTaps * kTapFloats;
     a.w_ob = int64_t(ibs) * kTaps * kTapFloats;
     a.w_ib = kTaps * kTapFloats;
     a.out_blk = plane;
-    a.bias = b.data ? b.data + ob * kBlock : nullptr;
-    a.load_out = false;
-    a.act = static_cast<Activation>(call.i[kAttrActivation]);
+    a.prefetch = &pf;
+    const Activation act = static_cast<Activation>(call.i[kAttrActivation]);
+    const float* bias = b.data ? b.data + ob * kBlock : nullptr;
     for (int o = 0; o < ocb; ++o) a.lanes[o] = real_lanes(ob + o, y.c);
     // Input blocks in chunks whose weights stay in L1 while the tiles sweep the item's rows.
-    const Activation act = a.act;
-    const float* bias = a.bias;
     for (int b0 = 0; b0 < ibs; b0 += blocks_per_pass) {
       a.blocks = std::min(blocks_per_pass, ibs - b0);
       a.last_lanes = b0 + a.blocks == ibs ? x.c - (ibs - 1) * kBlock : kBlock;
@@ -455,6 +544,25 @@ void fwd_run(const KernelCall& call, size_t begin, size_t end) {
       a.load_out = b0 > 0;
       a.bias = b0 == 0 ? bias : nullptr;
       a.act = b0 + a.blocks == ibs ? act : Activation::none;
+      // The next unit: this item's next pass, else the next item's first.
+      pf.clear();
+      const bool next_pass = b0 + blocks_per_pass < ibs;
+      if (next_pass || item + 1 < end) {
+        const ItemCoords nc = next_pass ? c : coords_of(s, item + 1, y.n, y.h);
+        const int nb0 = next_pass ? b0 + blocks_per_pass : 0;
+        const int nblocks = std::min(blocks_per_pass, ibs - nb0);
+        const int nob = nc.cg * kMaxChannelBlocks, nocb = std::min(kMaxChannelBlocks, obs - nob);
+        const bool same_data = nb0 == b0;  // the next item's rows under this one's
+        const auto [lo, hi] = next_pass ? new_input_rows(nc, nullptr, y.h)
+                                        : new_input_rows(nc, same_data ? &c : nullptr, y.h);
+        for (int i = 0; i < nblocks; ++i) add_rows(pf, x, nb0 + i, nc.n0, nc.n1, lo, hi);
+        if (nb0 != b0 || nob != ob)
+          for (int o = 0; o < nocb; ++o)
+            pf.add(w.data + (int64_t(nob + o) * ibs + nb0) * kTaps * kTapFloats, nblocks * w_block_lines);
+        if (nb0 == 0)  // fresh output: the stores' lines, owned before they are written
+          for (int o = 0; o < nocb; ++o) add_rows(pf, y, nob + o, nc.n0, nc.n1, nc.y0, nc.y1);
+        pf.spread_over(lane_steps(c, y.w, a.blocks));
+      }
       for (int n = c.n0; n < c.n1; ++n) {
         a.in = x.block(n, b0);
         a.out = y.block(n, ob);
@@ -515,10 +623,14 @@ void bwd_data_run(const KernelCall& call, size_t begin, size_t end) {
   const int obs = channel_blocks(dy.c), ibs = channel_blocks(dx.c);
   const Split s = split_of(dx.n, dx.h, dx.w, (ibs + kMaxChannelBlocks - 1) / kMaxChannelBlocks,
                            kBackwardPixelsPerItem);
+  static_assert(3 * kDyBlocksPerPass <= kMaxTileRows, "a pass's tile rows");
   const int64_t plane = int64_t(dx.h) * dx.w * kBlock;
+  const int64_t w_block_lines = int64_t(kTaps) * kTapFloats * sizeof(float) / 64;
   const bool accumulate = call.i[kAttrAccumulate] != 0;
+  const int per_pass = kDyBlocksPerPass;
   // [dx block of the group][dy block of the pass][tap][dy lane][16 dx lanes].
   alignas(64) float wt[kMaxChannelBlocks * kDyBlocksPerPass * kTaps * kTapFloats];
+  PrefetchStream pf;
   for (size_t item = begin; item < end; ++item) {
     const ItemCoords c = coords_of(s, item, dx.n, dx.h);
     const int ib = c.cg * kMaxChannelBlocks, icb = std::min(kMaxChannelBlocks, ibs - ib);
@@ -531,9 +643,10 @@ void bwd_data_run(const KernelCall& call, size_t begin, size_t end) {
     a.out_blk = plane;
     a.bias = nullptr;
     a.act = Activation::none;
+    a.prefetch = &pf;
     for (int o = 0; o < icb; ++o) a.lanes[o] = real_lanes(ib + o, dx.c);
-    for (int ob = 0; ob < obs; ob += kDyBlocksPerPass) {
-      a.blocks = std::min(kDyBlocksPerPass, obs - ob);
+    for (int ob = 0; ob < obs; ob += per_pass) {
+      a.blocks = std::min(per_pass, obs - ob);
       for (int o = 0; o < icb; ++o)
         for (int b = 0; b < a.blocks; ++b)
           for (int t = 0; t < kTaps; ++t)
@@ -542,6 +655,25 @@ void bwd_data_run(const KernelCall& call, size_t begin, size_t end) {
       a.load_out = accumulate || ob > 0;
       a.last_lanes = std::min(kBlock, dy.c - (ob + a.blocks - 1) * kBlock);
       const bool last_pass = ob + a.blocks == obs;
+      // The next unit: this item's next pass, else the next item's first.
+      pf.clear();
+      const bool next_pass = !last_pass;
+      if (next_pass || item + 1 < end) {
+        const ItemCoords nc = next_pass ? c : coords_of(s, item + 1, dx.n, dx.h);
+        const int nob = next_pass ? ob + per_pass : 0;
+        const int nblocks = std::min(per_pass, obs - nob);
+        const int nib = nc.cg * kMaxChannelBlocks, nicb = std::min(kMaxChannelBlocks, ibs - nib);
+        const auto [lo, hi] = new_input_rows(nc, !next_pass && nob == ob ? &c : nullptr, dx.h);
+        for (int i = 0; i < nblocks; ++i) add_rows(pf, dy, nob + i, nc.n0, nc.n1, lo, hi);
+        if (nob != ob || nib != ib)  // the weight tiles the next pass transposes
+          for (int i = 0; i < nblocks; ++i)
+            pf.add(w.data + (int64_t(nob + i) * ibs + nib) * kTaps * kTapFloats, nicb * w_block_lines);
+        if (nob == 0)  // dx: read (accumulate) or owned before it is written
+          for (int o = 0; o < nicb; ++o) add_rows(pf, dx, nib + o, nc.n0, nc.n1, nc.y0, nc.y1);
+        if (nob + nblocks == obs && relu_y.data)  // read by the next unit's last stores
+          for (int o = 0; o < nicb; ++o) add_rows(pf, relu_y, nib + o, nc.n0, nc.n1, nc.y0, nc.y1);
+        pf.spread_over(lane_steps(c, dx.w, a.blocks));
+      }
       for (int n = c.n0; n < c.n1; ++n) {
         a.in = dy.block(n, ob);
         a.out = dx.block(n, ib);
