@@ -410,11 +410,8 @@ void conv_tile(const TileArgs& a) {
     if (a.relu_y) {
       const float* rp = a.relu_y + o * a.out_blk;
 #pragma GCC unroll 16
-      for (int p = 0; p < NP; ++p) {
-        const __mmask16 live = _mm512_mask_cmp_ps_mask(a.lanes[o], _mm512_loadu_ps(rp + p * kBlock),
-                                                       _mm512_setzero_ps(), _CMP_GT_OQ);
-        _mm512_storeu_ps(op + p * kBlock, _mm512_maskz_mov_ps(live, acc[o][p]));
-      }
+      for (int p = 0; p < NP; ++p)
+        _mm512_storeu_ps(op + p * kBlock, _mm512_maskz_mov_ps(relu_live(a.lanes[o], rp + p * kBlock), acc[o][p]));
       continue;
     }
 #pragma GCC unroll 16

@@ -1,6 +1,7 @@
 // Shared by the 3x3 convolution kernels of one ISA tier (forward / backward-data and
-// backward-weights live in separate translation units): which calls the fast path covers and
-// which lanes of a channel block are real. Included inside each unit's tier namespace.
+// backward-weights live in separate translation units): which calls the fast path covers; the
+// lane masks come from eltwise_avx512_simd.h as for every AVX-512 kernel. Included inside each
+// unit's tier namespace.
 #ifndef UNET_AVX512_TIER_NS
 #error "define UNET_AVX512_TIER_NS before including conv3x3_shape_avx512_impl.h"
 #endif
@@ -9,6 +10,7 @@
 
 #include <algorithm>
 
+#include "kernels/avx512/eltwise_avx512_simd.h"  // real_lanes, relu_live
 #include "kernels/kernel_call.h"
 #include "kernels/kernel_family.h"
 #include "kernels/tensor_arg.h"
@@ -26,13 +28,6 @@ bool is_same_3x3(const TensorArg& in, const TensorArg& w, const TensorArg& out, 
          call.i[kAttrPadLeft] == 1 && in.h == out.h && in.w == out.w && in.n == out.n &&
          in.h > 0 && in.w > 0;
 }
-
-// Lanes of channel block cb that hold real channels of a c-channel tensor.
-UNET_INLINE __mmask16 real_lanes(int cb, int c) {
-  const int real = c - cb * kBlock;
-  return real >= kBlock ? __mmask16(0xFFFF) : __mmask16((1u << std::max(real, 0)) - 1u);
-}
-
 
 }  // namespace
 }  // namespace unet::kernels::UNET_AVX512_TIER_NS
