@@ -89,7 +89,7 @@ void fwd_tile(const FwdTile<K>& a) {
       for (int p = 0; p < P; ++p) {
         const __m512 xs = _mm512_set1_ps(xb[p * kBlock + l]);
 #pragma GCC unroll 4
-        for (int k = 0; k < K; ++k) acc[p][k] = _mm512_fmadd_ps(xs, wv[k], acc[p][k]);
+        for (int k = 0; k < K; ++k) fmadd_in_place(acc[p][k], xs, wv[k]);
       }
     }
   }
@@ -155,7 +155,7 @@ void bwd_data_tile(const BwdDataTile<B>& a) {
         for (int p = 0; p < P; ++p) {
           const __m512 s = _mm512_set1_ps(src[p * a.src_step + l]);
 #pragma GCC unroll 4
-          for (int b = 0; b < B; ++b) acc[p][b] = _mm512_fmadd_ps(s, wv[b], acc[p][b]);
+          for (int b = 0; b < B; ++b) fmadd_in_place(acc[p][b], s, wv[b]);
         }
       }
     }
@@ -228,7 +228,7 @@ void bwd_weights_tile(const BwdWeightsTile<K>& a, float (&sum)[L][K][kBlock]) {
     for (int l = 0; l < L; ++l) {
       const __m512 xs = _mm512_set1_ps(xp[l]);
 #pragma GCC unroll 4
-      for (int k = 0; k < K; ++k) acc[l][k] = _mm512_fmadd_ps(xs, dv[k], acc[l][k]);
+      for (int k = 0; k < K; ++k) fmadd_in_place(acc[l][k], xs, dv[k]);
     }
   }
 #pragma GCC unroll 16
