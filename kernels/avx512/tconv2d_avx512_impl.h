@@ -499,17 +499,19 @@ void tconv2d_bwd_data_run(const KernelCall& call, size_t begin, size_t end) {
   const bool accumulate = call.i[kAttrAccumulate] != 0;
   // The transposed weights of the groups this run touches, each transposed once per run: the
   // whole set is as large as w (2 MB for 512 -> 256 channels), too large for the stack, so a
-  // per-thread buffer that keeps its capacity across calls.
+  // per-thread buffer that keeps its capacity across calls (as do the flags of which groups
+  // are done: after the first step, no call allocates).
   const int64_t group_floats = static_cast<int64_t>(channel_blocks(dy.c)) * kTransposedBlockFloats;
   thread_local std::vector<float> transposed;
+  thread_local std::vector<char> ready;
   if (transposed.size() < size_t(group_floats) * groups) transposed.resize(size_t(group_floats) * groups);
-  std::vector<bool> ready(groups, false);
+  ready.assign(size_t(groups), 0);
   for (size_t item = begin; item < end; ++item) {
     const RangeItem it = range_item(s, item);
     float* wt = transposed.data() + it.group * group_floats;
     if (!ready[it.group]) {
       transpose_group(w, it.group, wt);
-      ready[it.group] = true;
+      ready[it.group] = 1;
     }
     bwd_data_item(call, it, wt, accumulate);
   }
