@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 build=${BUILD:-build}
 out=.carry/xeon
 rm -rf "$out" && mkdir -p "$out/bin" "$out/lib"
-for tool in tools/unetc/unetc tools/unetbench/unetbench tools/unetrun/unetrun; do
+for tool in tools/unetc/unetc tools/unetbench/unetbench tools/unetrun/unetrun bench/kernels/bench_kernels; do
   cp "$build/$tool" "$out/bin/"
   # Every resolved library but the dynamic loader and libc's own (glibc must come from the host).
   ldd "$build/$tool" | awk '/=> \//{print $3}' | while read -r lib; do
@@ -18,6 +18,6 @@ for tool in tools/unetc/unetc tools/unetbench/unetbench tools/unetrun/unetrun; d
     esac
   done
 done
-cp models/unet_brats.def bench/peers/unet_pytorch.py bench/xeon/scaling.sh "$out/"
+cp models/unet_brats.def bench/peers/unet_pytorch.py bench/xeon/scaling.sh bench/xeon/device.sh "$out/"
 ldd --version | head -1 > "$out/built_with_glibc.txt"
 du -sh "$out"
