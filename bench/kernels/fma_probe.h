@@ -1,4 +1,5 @@
-// A single-thread fp32 FMA throughput probe: the peak that kernel timings are a share of.
+// A single-thread fp32 FMA throughput probe: the peak that kernel timings are a share of
+// (runtime/fma_peak.h measures all the compute threads at once).
 #pragma once
 
 namespace unet::bench {

@@ -1,4 +1,5 @@
-// unetbench: whole-step training speed of a compiled plan (per-kernel figures: bench_kernels).
+// unetbench: whole-step training speed of a compiled plan, and the FMA peak of the compute
+// threads it is a share of (per-kernel figures: bench_kernels).
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -6,6 +7,7 @@
 #include <cstdio>
 
 #include "runtime/engine.h"
+#include "runtime/fma_peak.h"
 #include "runtime/step_benchmark.h"
 
 using namespace unet::runtime;
@@ -17,16 +19,30 @@ int main(int argc, char** argv) {
   std::string plan_path;
   int steps = 5, warmup = 1;
   EngineOptions eo;
-  bool profile = false;
+  bool profile = false, no_pin = false;
   train->add_option("plan", plan_path, "plan.bin compiled by unetc")->required();
   train->add_option("--steps", steps, "timed steps")->capture_default_str()->check(CLI::PositiveNumber);
   train->add_option("--warmup", warmup, "untimed steps first")->capture_default_str()->check(CLI::NonNegativeNumber);
   train->add_option("--num_threads", eo.threads.num_threads, "compute threads (default: cores - 2)");
   train->add_option("--numa_node", eo.numa_node, "prefer memory on this NUMA node");
   train->add_flag("--profile", profile, "print the time of every op, slowest first");
+  train->add_flag("--no_pin", no_pin, "do not bind compute threads to cores");
+  CLI::App* peak = app.add_subcommand("peak", "measure the fp32 FMA peak of the compute threads together");
+  ThreadOptions peak_threads;
+  peak->add_option("--num_threads", peak_threads.num_threads, "compute threads (default: cores - 2)");
+  peak->add_flag("--no_pin", no_pin, "do not bind compute threads to cores");
   app.failure_message([](const CLI::App*, const CLI::Error& e) { return "unetbench: " + std::string(e.what()) + "\n"; });
   CLI11_PARSE(app, argc, argv);
   try {
+    if (peak->parsed()) {
+      peak_threads.pin = !no_pin;
+      ThreadPool pool(peak_threads);
+      const double flops = measure_fma_peak_flops(pool);
+      fmt::print("unetbench peak: {} threads: {:.1f} GFLOP/s fp32 FMA ({:.1f} a thread)\n", pool.size(), flops * 1e-9,
+                 flops * 1e-9 / pool.size());
+      return 0;
+    }
+    eo.threads.pin = !no_pin;
     Engine engine(load_plan(plan_path), eo);
     engine.executor().set_profiling(profile);
     const StepTiming t = time_training_steps(engine, steps, warmup);
