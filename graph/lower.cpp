@@ -9,6 +9,7 @@
 #include "graph/lower_params.h"
 #include "graph/lower_update.h"
 #include "graph/lowering_state.h"
+#include "graph/max_pool_fold.h"
 #include "graph/memory_planner.h"
 #include "graph/relu_backward_fold.h"
 
@@ -46,6 +47,7 @@ plan::Plan lower_to_plan(const Graph& graph, const LowerOptions& options) {
   place_persistent(p);
   if (options.training) emit_update(p);
   choose_kernels(p);
+  if (options.fold_max_pools) fold_max_pools(p);
   if (options.training && options.fold_relu_backward) fold_relu_backward(p);
   place_transient(p);
   return std::move(state.plan);

@@ -33,7 +33,8 @@ inline constexpr int kAttrSeedHi = 7;      // dropout seed, high 32 bits
 enum class Family : uint8_t {
   // y = act(b + conv(x, w)), cross-correlation as Keras/TF:
   //   y[n,o,oy,ox] = act(b[o] + sum_{i,ky,kx} x[n,i,oy*s-pt+ky, ox*s-pl+kx] * w[o,i,ky,kx])
-  //   (x outside the image is 0). t0 x, t1 w, t2 b, t3 y. i: stride, pad_top, pad_left, act.
+  //   (x outside the image is 0). t0 x, t1 w, t2 b, t3 y, t4 pool_y (optional, see
+  //   pool_epilogue_slot). i: stride, pad_top, pad_left, act.
   conv2d_fwd = 0,
   // dx (+)= conv^T(dy, w). t0 dy (gradient of the pre-activation output), t1 w, t2 dx,
   //   t3 relu_y (optional, see relu_mask_slot). i: stride, pad_top, pad_left, -, accumulate.
@@ -100,5 +101,13 @@ constexpr int relu_mask_slot(Family f) {
     default: return -1;
   }
 }
+
+// The max-pool folded into the epilogue of the conv that produces its input: conv2d_fwd takes
+// an optional tensor pool_y (nChw16c, y's n and c, floor(h / 2) x floor(w / 2)), written as
+//   pool_y = maxpool2d_fwd(y, window 2, stride 2)
+// (ties as maxpool2d_fwd), while y's rows are still in cache. y is written as without it.
+// (Kernels declare that they honour it: KernelInfo::pool_epilogue.) The slot, or -1.
+constexpr int pool_epilogue_slot(Family f) { return f == Family::conv2d_fwd ? 4 : -1; }
+inline constexpr int kFoldedPoolWindow = 2;  // window and stride of a folded max-pool
 
 }  // namespace unet::kernels

@@ -26,6 +26,9 @@ struct KernelInfo {
   // Honours the family's optional relu_y tensor (kernel_family.h, relu_mask_slot): the graph
   // compiler folds a ReLU backward into this kernel only when it is set.
   bool relu_mask = false;
+  // Honours the family's optional pool_y tensor (kernel_family.h, pool_epilogue_slot): the
+  // graph compiler folds a max-pool into this kernel only when it is set.
+  bool pool_epilogue = false;
 };
 
 std::span<const KernelInfo> all_kernels();

@@ -71,10 +71,12 @@ bool finite_in(float v, float lo, float hi_exclusive) {
 }
 
 constexpr auto R = Access::read, W = Access::write, RW = Access::read_write;
+// pool_y: the folded max-pool (kernels/kernel_family.h, pool_epilogue_slot).
 constexpr TensorSlot kConvFwd[] = {{"x", Layout::nChw16c, true, R},
                                    {"w", Layout::oihw16i16o, true, R},
                                    {"b", Layout::flat, false, R},
-                                   {"y", Layout::nChw16c, true, W}};
+                                   {"y", Layout::nChw16c, true, W},
+                                   {"pool_y", Layout::nChw16c, false, W}};
 // relu_y: the folded ReLU backward (kernels/kernel_family.h, relu_mask_slot).
 constexpr TensorSlot kConvBwdData[] = {{"dy", Layout::nChw16c, true, R},
                                        {"w", Layout::oihw16i16o, true, R},
@@ -396,6 +398,10 @@ class Validator {
       expect(info->relu_mask, where,
              fmt::format("kernel '{}' does not fold a ReLU backward, but the op gives it relu_y",
                          op.kernel));
+    const int pool_slot = kernels::pool_epilogue_slot(op.family);
+    if (pool_slot >= 0 && op.tensors[static_cast<size_t>(pool_slot)] >= 0)
+      expect(info->pool_epilogue, where,
+             fmt::format("kernel '{}' does not fold a max-pool, but the op gives it pool_y", op.kernel));
     OpCheck(*this, op, where, slots).run();
   }
 
@@ -411,7 +417,10 @@ class Validator {
       if (has(relu_slot)) same(relu_slot, relu_slot - 1);  // relu_y follows dx
       using F = Family;
       switch (op_.family) {
-        case F::conv2d_fwd: return conv(0, 1, 3, 2, false, true);
+        case F::conv2d_fwd:
+          conv(0, 1, 3, 2, false, true);
+          if (has(4)) pooled(3, 4, kernels::kFoldedPoolWindow, kernels::kFoldedPoolWindow);
+          return;
         case F::conv2d_bwd_data: return conv(2, 1, 0, -1, false, false), accumulate();
         case F::conv2d_bwd_weights: return conv(0, 2, 1, 3, false, false);
         case F::tconv2d_fwd: return conv(0, 1, 3, 2, true, true);
@@ -496,10 +505,14 @@ class Validator {
     }
 
     void maxpool(int in, int out) const {
-      const Tensor &x = t(in), &y = t(out);
       attr_in(kAttrStride, "stride", 1, kMaxDim);
       attr_in(kAttrWindow, "window", 1, kMaxDim);
-      const int64_t s = attr(kAttrStride), win = attr(kAttrWindow);
+      pooled(in, out, attr(kAttrWindow), attr(kAttrStride));
+    }
+
+    // out is the max-pool of in with this window and stride (valid padding).
+    void pooled(int in, int out, int64_t win, int64_t s) const {
+      const Tensor &x = t(in), &y = t(out);
       expect(x.n == y.n && x.c == y.c,
              fmt::format("{} is {}, {} is {}: n and c must match", name(in), dims_text(x),
                          name(out), dims_text(y)));

@@ -56,9 +56,12 @@ struct Split {
   size_t items() const { return size_t(image_groups) * channel_groups * row_groups; }
 };
 
-Split split_of(int n, int h, int w, int channel_groups, int pixels) {
+// rows_multiple: a band's rows are a multiple of it (2: a folded max-pool's rows pair up
+// within an item).
+Split split_of(int n, int h, int w, int channel_groups, int pixels, int rows_multiple = 1) {
   Split s{};
   s.rows = std::clamp(pixels / w, 1, h);
+  s.rows = std::min(h, (s.rows + rows_multiple - 1) / rows_multiple * rows_multiple);
   s.images = s.rows == h ? std::clamp(pixels / (h * w), 1, n) : 1;
   s.image_groups = (n + s.images - 1) / s.images;
   s.row_groups = (h + s.rows - 1) / s.rows;
@@ -479,11 +482,19 @@ void conv_rows(TileArgs a, int ocb, int h, int w, int y0, int y1) {
 // ---------------------------------------------------------------------------------------------
 // Forward.
 
+// With a folded max-pool (pool_y), an item's rows come in pairs, pooled once its last pass
+// has written them (still in L1 / L2).
+Split forward_split(const KernelCall& call) {
+  const TensorArg& y = call.t[3];
+  const bool pool = call.t[pool_epilogue_slot(Family::conv2d_fwd)].data != nullptr;
+  const int groups = (channel_blocks(y.c) + kMaxChannelBlocks - 1) / kMaxChannelBlocks;
+  return split_of(y.n, y.h, y.w, groups, kForwardPixelsPerItem, pool ? kFoldedPoolWindow : 1);
+}
+
 size_t fwd_work(const KernelCall& call) {
   const TensorArg &x = call.t[0], &w = call.t[1], &y = call.t[3];
   if (!is_same_3x3(x, w, y, call)) return ref::conv2d_fwd_work(call);
-  const int groups = (channel_blocks(y.c) + kMaxChannelBlocks - 1) / kMaxChannelBlocks;
-  return split_of(y.n, y.h, y.w, groups, kForwardPixelsPerItem).items();
+  return forward_split(call).items();
 }
 
 // Adds to pf the rows [y0, y1) of channel block cb of images [n0, n1) of t (one piece an image).
@@ -512,9 +523,9 @@ std::pair<int, int> new_input_rows(const ItemCoords& c, const ItemCoords* prev, 
 void fwd_run(const KernelCall& call, size_t begin, size_t end) {
   const TensorArg &x = call.t[0], &w = call.t[1], &b = call.t[2], &y = call.t[3];
   if (!is_same_3x3(x, w, y, call)) return ref::conv2d_fwd_run(call, begin, end);
+  const TensorArg& pool_y = call.t[pool_epilogue_slot(Family::conv2d_fwd)];
   const int obs = channel_blocks(y.c), ibs = channel_blocks(x.c);
-  const Split s = split_of(y.n, y.h, y.w, (obs + kMaxChannelBlocks - 1) / kMaxChannelBlocks,
-                           kForwardPixelsPerItem);
+  const Split s = forward_split(call);
   const int blocks_per_pass = kForwardBlocksPerPass;
   static_assert(3 * kMaxChannelBlocks <= kMaxTileRows, "a pass's tile rows");
   const int64_t plane = int64_t(y.h) * y.w * kBlock;
@@ -566,6 +577,11 @@ void fwd_run(const KernelCall& call, size_t begin, size_t end) {
         conv_rows(a, ocb, y.h, y.w, c.y0, c.y1);
       }
     }
+    if (pool_y.data)  // the item's rows pair up (forward_split): c.y0 is even
+      for (int n = c.n0; n < c.n1; ++n)
+        for (int o = 0; o < ocb; ++o)
+          max_pool_rows(y.block(n, ob + o), y.w, pool_y.block(n, ob + o), pool_y.w, c.y0 / 2,
+                        std::min(c.y1 / 2, pool_y.h), kFoldedPoolWindow, kFoldedPoolWindow, real_lanes(ob + o, y.c));
   }
 }
 

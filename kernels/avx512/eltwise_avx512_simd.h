@@ -36,6 +36,22 @@ UNET_SIMD_INLINE __mmask16 relu_live(__mmask16 lanes, const float* relu_y) {
   return _mm512_mask_cmp_ps_mask(lanes, _mm512_loadu_ps(relu_y), _mm512_setzero_ps(), _CMP_GT_OQ);
 }
 
+// Max-pool (valid padding) of output rows [oy0, oy1) of one channel block: `in` is the input
+// block (in_w pixels a row), `out` the output block (out_w pixels a row); lanes outside
+// `lanes` are stored as 0. max(v, m) keeps m on ties, as std::max(m, v) in the reference.
+UNET_SIMD_INLINE void max_pool_rows(const float* in, int in_w, float* out, int out_w, int oy0, int oy1,
+                                    int stride, int window, __mmask16 lanes) {
+  for (int oy = oy0; oy < oy1; ++oy)
+    for (int ox = 0; ox < out_w; ++ox) {
+      const float* corner = in + (static_cast<int64_t>(oy) * stride * in_w + ox * stride) * kBlock;
+      __m512 m = _mm512_loadu_ps(corner);
+      for (int wy = 0; wy < window; ++wy)
+        for (int wx = 0; wx < window; ++wx)
+          m = _mm512_max_ps(_mm512_loadu_ps(corner + (static_cast<int64_t>(wy) * in_w + wx) * kBlock), m);
+      _mm512_storeu_ps(out + (static_cast<int64_t>(oy) * out_w + ox) * kBlock, _mm512_maskz_mov_ps(lanes, m));
+    }
+}
+
 // e^x for x in float range: x = n ln2 + r with |r| <= ln2/2, e^r by its Taylor polynomial of
 // degree 7 (truncation error below 1e-8 relative), times 2^n by scalef.
 UNET_SIMD_INLINE __m512 exp_ps(__m512 x) {

@@ -32,18 +32,7 @@ void maxpool2d_fwd_run(const KernelCall& call, size_t begin, size_t end) {
   const int cbs = channel_blocks(y.c);
   for (size_t item = begin; item < end; ++item) {
     const int n = static_cast<int>(item / cbs), cb = static_cast<int>(item % cbs);
-    const __mmask16 lanes = real_lanes(cb, y.c);
-    const float* in = x.block(n, cb);
-    float* out = y.block(n, cb);
-    for (int oy = 0; oy < y.h; ++oy)
-      for (int ox = 0; ox < y.w; ++ox) {
-        const float* corner = in + (static_cast<int64_t>(oy) * stride * x.w + ox * stride) * kBlock;
-        __m512 m = _mm512_loadu_ps(corner);
-        for (int wy = 0; wy < window; ++wy)
-          for (int wx = 0; wx < window; ++wx)  // max(v, m) keeps m on ties, as std::max(m, v)
-            m = _mm512_max_ps(_mm512_loadu_ps(corner + (static_cast<int64_t>(wy) * x.w + wx) * kBlock), m);
-        _mm512_storeu_ps(out + (static_cast<int64_t>(oy) * y.w + ox) * kBlock, _mm512_maskz_mov_ps(lanes, m));
-      }
+    max_pool_rows(x.block(n, cb), x.w, y.block(n, cb), y.w, 0, y.h, stride, window, real_lanes(cb, y.c));
   }
 }
 

@@ -23,22 +23,25 @@ size_t maxpool2d_fwd_work(const KernelCall& call) { return image_block_count(cal
 
 void maxpool2d_fwd_run(const KernelCall& call, size_t begin, size_t end) {
   const TensorArg &x = call.t[0], &y = call.t[1];
-  const int stride = call.i[kAttrStride], window = call.i[kAttrWindow];
   for (size_t item = begin; item < end; ++item) {
     const auto [n, cb] = image_block_of(y, item);
-    for (int oy = 0; oy < y.h; ++oy)
-      for (int ox = 0; ox < y.w; ++ox) {
-        double out[kBlock] = {};
-        for (int l = 0; l < kBlock && cb * kBlock + l < y.c; ++l) {
-          float m = x.at(n, cb * kBlock + l, oy * stride, ox * stride);
-          for (int wy = 0; wy < window; ++wy)
-            for (int wx = 0; wx < window; ++wx)
-              m = std::max(m, x.at(n, cb * kBlock + l, oy * stride + wy, ox * stride + wx));
-          out[l] = m;
-        }
-        store_pixel(pixel(y, n, cb, oy, ox), out, cb * kBlock, y.c, false);
-      }
+    maxpool2d_block(x, y, n, cb, call.i[kAttrStride], call.i[kAttrWindow]);
   }
+}
+
+void maxpool2d_block(const TensorArg& x, const TensorArg& y, int n, int cb, int stride, int window) {
+  for (int oy = 0; oy < y.h; ++oy)
+    for (int ox = 0; ox < y.w; ++ox) {
+      double out[kBlock] = {};
+      for (int l = 0; l < kBlock && cb * kBlock + l < y.c; ++l) {
+        float m = x.at(n, cb * kBlock + l, oy * stride, ox * stride);
+        for (int wy = 0; wy < window; ++wy)
+          for (int wx = 0; wx < window; ++wx)
+            m = std::max(m, x.at(n, cb * kBlock + l, oy * stride + wy, ox * stride + wx));
+        out[l] = m;
+      }
+      store_pixel(pixel(y, n, cb, oy, ox), out, cb * kBlock, y.c, false);
+    }
 }
 
 // ---- maxpool backward: dy of each window goes to the window's first position (row-major)

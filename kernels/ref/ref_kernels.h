@@ -42,6 +42,9 @@ size_t tconv2d_bwd_weights_work(const KernelCall& call);
 void tconv2d_bwd_weights_run(const KernelCall& call, size_t begin, size_t end);
 
 size_t maxpool2d_fwd_work(const KernelCall& call);
+// The max-pool of one (image, channel block) of x into y: maxpool2d_fwd's item, and the
+// epilogue of a conv that folds it (pool_epilogue_slot).
+void maxpool2d_block(const TensorArg& x, const TensorArg& y, int n, int cb, int stride, int window);
 void maxpool2d_fwd_run(const KernelCall& call, size_t begin, size_t end);
 size_t maxpool2d_bwd_work(const KernelCall& call);
 void maxpool2d_bwd_run(const KernelCall& call, size_t begin, size_t end);

@@ -352,6 +352,9 @@ struct Shape {
   // Families with a relu_y slot (kernel_family.h, relu_mask_slot): give it, a ReLU output
   // with dx's dims (half exact zeros) and an image stride of its own. Ignored elsewhere.
   bool relu_mask = false;
+  // Families with a pool_y slot (kernel_family.h, pool_epilogue_slot): give it, an output of
+  // floor(h / 2) x floor(w / 2) of y, with an image stride of its own. Ignored elsewhere.
+  bool pool = false;
 };
 
 inline std::string describe(const Shape& s) {
@@ -361,7 +364,7 @@ inline std::string describe(const Shape& s) {
     << s.pad_left << " out=" << s.out_h << "x" << s.out_w << " act=" << int(s.act)
     << " window=" << s.window << " acc=" << s.accumulate << " rate=" << s.rate
     << " extra_blocks=" << s.extra_blocks << " elements=" << s.elements
-    << " relu_mask=" << s.relu_mask << "\n";
+    << " relu_mask=" << s.relu_mask << " pool=" << s.pool << "\n";
   return o.str();
 }
 
@@ -602,18 +605,26 @@ inline void Fixture::build(uint64_t data_seed) {
     t[relu] = make_blocked(dx.n, dx.c, dx.h, dx.w, s.extra_blocks + 1);
     for_each_real(t[relu], [&](size_t k) { t[relu].storage[k] = static_cast<float>(std::max(0.0, rng.uniform(-1, 1))); });
   }
+  const int pool = pool_epilogue_slot(family_);
+  if (s.pool && pool >= 0) {
+    const TensorArg& y = t[pool - 1].view;
+    t[pool] = output(make_blocked(y.n, y.c, y.h / kFoldedPoolWindow, y.w / kFoldedPoolWindow, s.extra_blocks + 1), false);
+    outputs_.push_back(pool);
+  }
 }
 
 // Runs `expected` in one range and `actual` split into `pieces` ranges (one after the other,
 // or on `pieces` threads at once when `concurrent`) on identical fixtures, then compares
 // every output (padding and gaps included) and checks both left padding zero and gaps
-// untouched. A kernel that does not honour relu_y (KernelInfo::relu_mask) is never given one
-// (the plan validator refuses it), so both run the shape without it then.
+// untouched. A kernel that does not honour relu_y (KernelInfo::relu_mask) or pool_y
+// (KernelInfo::pool_epilogue) is never given one (the plan validator refuses it), so both run
+// the shape without it then.
 inline Comparison compare_kernels(const KernelInfo& expected, const KernelInfo& actual,
                                   Family family, const Shape& requested, Tolerance tol = {},
                                   int pieces = 3, uint64_t data_seed = 1, bool concurrent = false) {
   Shape shape = requested;
   if (!actual.relu_mask || !expected.relu_mask) shape.relu_mask = false;
+  if (!actual.pool_epilogue || !expected.pool_epilogue) shape.pool = false;
   Fixture a(family, shape, data_seed), b(family, shape, data_seed);
   run_split(expected, a.call(), 1);
   if (concurrent)
@@ -643,12 +654,14 @@ inline std::vector<Shape> standard_shapes(Family f) {
     case Family::conv2d_fwd:
     case Family::conv2d_bwd_data:
     case Family::conv2d_bwd_weights:
-      add([](Shape& s) { s.c = 3; s.c_out = 20; s.h = 7; s.w = 5; s.relu_mask = true; });
-      add([](Shape& s) { s.c = 20; s.c_out = 16; s.h = 9; s.w = 14; s.act = Activation::relu; s.accumulate = true; s.relu_mask = true; });
+      add([](Shape& s) { s.c = 3; s.c_out = 20; s.h = 7; s.w = 5; s.relu_mask = true; s.pool = true; });
+      add([](Shape& s) { s.c = 20; s.c_out = 16; s.h = 9; s.w = 14; s.act = Activation::relu; s.accumulate = true; s.relu_mask = true; s.pool = true; });
       add([](Shape& s) { s.c = 16; s.c_out = 33; s.h = 6; s.w = 6; s.kh = s.kw = 1; s.pad_top = s.pad_left = 0; s.act = Activation::sigmoid; });
       add([](Shape& s) { s.c = 33; s.c_out = 1; s.h = 8; s.w = 7; s.kh = s.kw = 1; s.pad_top = s.pad_left = 0; s.relu_mask = true; });
       add([](Shape& s) { s.c = 20; s.c_out = 20; s.h = 8; s.w = 9; s.stride = 2; s.pad_top = 0; s.pad_left = 0; s.out_h = 4; s.out_w = 5; s.extra_blocks = 1; });
-      add([](Shape& s) { s.c = 32; s.c_out = 32; s.h = 16; s.w = 30; s.n = 1; s.extra_blocks = 2; s.accumulate = true; });
+      add([](Shape& s) { s.c = 32; s.c_out = 32; s.h = 16; s.w = 30; s.n = 1; s.extra_blocks = 2; s.accumulate = true; s.pool = true; });
+      // Items of several row pairs and an odd last band (the AVX-512 forward's pooled split).
+      add([](Shape& s) { s.c = 17; s.c_out = 40; s.h = 27; s.w = 6; s.act = Activation::relu; s.pool = true; });
       break;
     case Family::tconv2d_fwd:
     case Family::tconv2d_bwd_data:

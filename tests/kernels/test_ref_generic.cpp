@@ -112,6 +112,37 @@ TEST_P(EveryFamily, ReferenceWithReluYEqualsTheOpThenReluBackward) {
   EXPECT_GE(masked, 1) << "standard_shapes gives " << family_name(GetParam()) << " no relu_y case";
 }
 
+// The folded max-pool (kernel_family.h, pool_epilogue_slot): the op given pool_y writes y as
+// without it, and pool_y exactly as maxpool2d_fwd (2x2, stride 2) run on that y.
+TEST_P(EveryFamily, ReferenceWithPoolYEqualsTheOpThenMaxPool) {
+  const int slot = pool_epilogue_slot(GetParam());
+  const KernelInfo& ref = *reference_kernel(GetParam());
+  EXPECT_EQ(ref.pool_epilogue, slot >= 0);
+  if (slot < 0) return;  // the family has no pool_y: nothing to fold
+  int pooled = 0;
+  for (auto shape : standard_shapes(GetParam())) {
+    if (!shape.pool) continue;
+    ++pooled;
+    testing::Fixture folded(GetParam(), shape);
+    shape.pool = false;
+    testing::Fixture plain(GetParam(), shape);
+    testing::run_split(ref, folded.call(), 3);
+    testing::run_split(ref, plain.call(), 3);
+    auto r = testing::compare_tensors(plain.tensor(slot - 1), folded.tensor(slot - 1), Tolerance{0, 0}, "y");
+    EXPECT_TRUE(r.ok) << describe(shape) << r.report;
+    testing::OwnedTensor pool_y = folded.tensor(slot).clone();
+    testing::fill_view(pool_y, testing::kStaleOutput);
+    KernelCall pool{};
+    pool.t[0] = plain.call().t[slot - 1];
+    pool.t[1] = pool_y.view;
+    pool.i[kAttrStride] = pool.i[kAttrWindow] = kFoldedPoolWindow;
+    testing::run_split(*reference_kernel(Family::maxpool2d_fwd), pool, 1);
+    r = testing::compare_tensors(pool_y, folded.tensor(slot), Tolerance{0, 0}, "pool_y");
+    EXPECT_TRUE(r.ok) << describe(shape) << r.report;
+  }
+  EXPECT_GE(pooled, 1) << "standard_shapes gives " << family_name(GetParam()) << " no pool_y case";
+}
+
 TEST_P(EveryFamily, WorkIsZeroForAnEmptyBatch) {
   auto shape = standard_shapes(GetParam()).front();
   if (GetParam() == Family::adam_update) {

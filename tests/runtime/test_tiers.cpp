@@ -11,10 +11,11 @@
 namespace unet::runtime {
 namespace {
 
-std::vector<double> losses(kernels::Tier tier, const std::string& dir, bool fold_relu_backward = true) {
+std::vector<double> losses(kernels::Tier tier, const std::string& dir, bool fold_relu_backward = true,
+                           bool fold_max_pools = true) {
   EngineOptions eo;
   eo.threads.num_threads = 2;
-  Engine e(test::compile(test::kTinyModel, 4, true, tier, fold_relu_backward), eo);
+  Engine e(test::compile(test::kTinyModel, 4, true, tier, fold_relu_backward, fold_max_pools), eo);
   TrainOptions o;
   o.data_dir = dir;
   o.selection.channels = {2, 3};
@@ -48,6 +49,18 @@ TEST(Tiers, FoldedReluBackwardTrainsAsTheSeparateOps) {
   const std::vector<double> separate = losses(best, dir, false), folded = losses(best, dir, true);
   ASSERT_EQ(folded.size(), separate.size());
   for (size_t k = 0; k < folded.size(); ++k) EXPECT_NEAR(folded[k], separate[k], 1e-6) << "step " << k + 1;
+}
+
+// The max-pools folded into their convs' epilogues (graph/max_pool_fold.h) compute the same
+// y and pool outputs as the separate ops, bit for bit, so training follows exactly.
+TEST(Tiers, FoldedMaxPoolTrainsAsTheSeparateOps) {
+  const std::string dir = test::temp_dir("pool_fold");
+  test::write_dataset(dir, "train", 16, 16, 16, 29);
+  const kernels::Tier best = kernels::best_host_tier();
+  const std::vector<double> separate = losses(best, dir, true, false), folded = losses(best, dir, true, true);
+  ASSERT_EQ(folded.size(), 20u);
+  ASSERT_EQ(folded.size(), separate.size());
+  for (size_t k = 0; k < folded.size(); ++k) EXPECT_EQ(folded[k], separate[k]) << "step " << k + 1;
 }
 
 }  // namespace
