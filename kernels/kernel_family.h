@@ -29,12 +29,15 @@ inline constexpr int kAttrAccumulate = 4;  // backward-data kinds: 0 = overwrite
 inline constexpr int kAttrWindow = 5;      // maxpool window (square); upsample factor
 inline constexpr int kAttrSeedLo = 6;      // dropout seed, low 32 bits
 inline constexpr int kAttrSeedHi = 7;      // dropout seed, high 32 bits
+// conv2d_fwd: 1 = a dropout folded into the epilogue (see dropout_epilogue below).
+inline constexpr int kAttrFoldedDropout = 8;
 
 enum class Family : uint8_t {
   // y = act(b + conv(x, w)), cross-correlation as Keras/TF:
   //   y[n,o,oy,ox] = act(b[o] + sum_{i,ky,kx} x[n,i,oy*s-pt+ky, ox*s-pl+kx] * w[o,i,ky,kx])
   //   (x outside the image is 0). t0 x, t1 w, t2 b, t3 y, t4 pool_y (optional, see
-  //   pool_epilogue_slot). i: stride, pad_top, pad_left, act.
+  //   pool_epilogue_slot). i: stride, pad_top, pad_left, act, folded_dropout (with seed_lo,
+  //   seed_hi and f0 rate: see dropout_epilogue below).
   conv2d_fwd = 0,
   // dx (+)= conv^T(dy, w). t0 dy (gradient of the pre-activation output), t1 w, t2 dx,
   //   t3 relu_y (optional, see relu_mask_slot). i: stride, pad_top, pad_left, -, accumulate.
@@ -108,6 +111,13 @@ constexpr int relu_mask_slot(Family f) {
 // (ties as maxpool2d_fwd), while y's rows are still in cache. y is written as without it.
 // (Kernels declare that they honour it: KernelInfo::pool_epilogue.) The slot, or -1.
 constexpr int pool_epilogue_slot(Family f) { return f == Family::conv2d_fwd ? 4 : -1; }
+
+// The dropout folded into the epilogue of the conv that produces its input: with
+// i[kAttrFoldedDropout] = 1, conv2d_fwd writes
+//   y = dropout_fwd(act(b + conv(x, w))), rate f0, seed i[kAttrSeedLo / Hi]
+// (the same mask as dropout_fwd on that input, the identity when step->evaluating), and pools
+// that y when it has pool_y. (Kernels declare that they honour it: KernelInfo::dropout_epilogue.)
+constexpr bool has_dropout_epilogue(Family f) { return f == Family::conv2d_fwd; }
 inline constexpr int kFoldedPoolWindow = 2;  // window and stride of a folded max-pool
 
 }  // namespace unet::kernels

@@ -29,6 +29,8 @@ struct KernelInfo {
   // Honours the family's optional pool_y tensor (kernel_family.h, pool_epilogue_slot): the
   // graph compiler folds a max-pool into this kernel only when it is set.
   bool pool_epilogue = false;
+  // Honours i[kAttrFoldedDropout] (kernel_family.h, has_dropout_epilogue).
+  bool dropout_epilogue = false;
 };
 
 std::span<const KernelInfo> all_kernels();

@@ -70,10 +70,12 @@ std::string attributes_text(const Op& op) {
                           static_cast<uint32_t>(i[kAttrSeedLo]);
     add(fmt::format("seed={:#x}", seed));
   }
+  const bool folded_dropout = kernels::has_dropout_epilogue(op.family) && i[kernels::kAttrFoldedDropout] != 0;
+  if (folded_dropout) add("dropout");
   for (size_t k = kAttrSeedHi + 1; k < i.size(); ++k)
-    if (i[k] != 0) add(fmt::format("i{}={}", k, i[k]));
+    if (i[k] != 0 && !(folded_dropout && k == kernels::kAttrFoldedDropout)) add(fmt::format("i{}={}", k, i[k]));
 
-  const bool dropout = op.family == Family::dropout_fwd || op.family == Family::dropout_bwd;
+  const bool dropout = op.family == Family::dropout_fwd || op.family == Family::dropout_bwd || folded_dropout;
   const bool adam = op.family == Family::adam_update;
   for (size_t k = 0; k < op.f.size(); ++k) {
     if (op.f[k] == 0.f) continue;

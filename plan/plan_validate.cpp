@@ -398,6 +398,9 @@ class Validator {
       expect(info->relu_mask, where,
              fmt::format("kernel '{}' does not fold a ReLU backward, but the op gives it relu_y",
                          op.kernel));
+    if (kernels::has_dropout_epilogue(op.family) && op.i[kernels::kAttrFoldedDropout] != 0)
+      expect(info->dropout_epilogue, where,
+             fmt::format("kernel '{}' does not fold a dropout, but the op asks it to", op.kernel));
     const int pool_slot = kernels::pool_epilogue_slot(op.family);
     if (pool_slot >= 0 && op.tensors[static_cast<size_t>(pool_slot)] >= 0)
       expect(info->pool_epilogue, where,
@@ -419,6 +422,8 @@ class Validator {
       switch (op_.family) {
         case F::conv2d_fwd:
           conv(0, 1, 3, 2, false, true);
+          attr_in(kernels::kAttrFoldedDropout, "folded_dropout", 0, 1);
+          if (attr(kernels::kAttrFoldedDropout)) rate();
           if (has(4)) pooled(3, 4, kernels::kFoldedPoolWindow, kernels::kFoldedPoolWindow);
           return;
         case F::conv2d_bwd_data: return conv(2, 1, 0, -1, false, false), accumulate();

@@ -10,7 +10,7 @@ namespace {
 // (output channels x pixels of a row); other shapes go to the reference kernel.
 #define UNET_AVX512_TIER_ENTRIES(ns, tier, suffix)                                                     \
   KernelInfo{"conv2d_fwd_f32_3x3_oc32w12_" suffix, Family::conv2d_fwd, tier, 10, ns::conv3x3_fwd_work, \
-             ns::conv3x3_fwd_run, nullptr, false, true},                                               \
+             ns::conv3x3_fwd_run, nullptr, false, true, true},                                         \
       KernelInfo{"conv2d_bwd_data_f32_3x3_ic32w12_" suffix, Family::conv2d_bwd_data, tier, 10,          \
                  ns::conv3x3_bwd_data_work, ns::conv3x3_bwd_data_run, nullptr, true},                  \
       KernelInfo{"conv2d_bwd_weights_f32_3x3_oc32i4x3_" suffix, Family::conv2d_bwd_weights, tier, 10,  \

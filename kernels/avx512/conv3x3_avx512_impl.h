@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <optional>
 #include <cstddef>
 #include <cstdint>
 #include <utility>
@@ -25,6 +26,7 @@
 #include "kernels/ref/ref_kernels.h"
 #include "kernels/tensor_arg.h"
 #include "kernels/avx512/conv3x3_shape_avx512_impl.h"
+#include "kernels/avx512/dropout_avx512_simd.h"
 
 namespace unet::kernels::UNET_AVX512_TIER_NS {
 namespace {
@@ -524,6 +526,8 @@ void fwd_run(const KernelCall& call, size_t begin, size_t end) {
   const TensorArg &x = call.t[0], &w = call.t[1], &b = call.t[2], &y = call.t[3];
   if (!is_same_3x3(x, w, y, call)) return ref::conv2d_fwd_run(call, begin, end);
   const TensorArg& pool_y = call.t[pool_epilogue_slot(Family::conv2d_fwd)];
+  std::optional<DropoutMask> dropout;
+  if (call.i[kAttrFoldedDropout]) dropout.emplace(call, y);
   const int obs = channel_blocks(y.c), ibs = channel_blocks(x.c);
   const Split s = forward_split(call);
   const int blocks_per_pass = kForwardBlocksPerPass;
@@ -577,6 +581,13 @@ void fwd_run(const KernelCall& call, size_t begin, size_t end) {
         conv_rows(a, ocb, y.h, y.w, c.y0, c.y1);
       }
     }
+    if (dropout)  // the item's rows, still in cache, in place
+      for (int n = c.n0; n < c.n1; ++n)
+        for (int o = 0; o < ocb; ++o)
+          for (int r = c.y0; r < c.y1; ++r) {
+            float* row = y.block(n, ob + o) + int64_t(r) * y.w * kBlock;
+            dropout->row(n, ob + o, r, row, row, nullptr, false);
+          }
     if (pool_y.data)  // the item's rows pair up (forward_split): c.y0 is even
       for (int n = c.n0; n < c.n1; ++n)
         for (int o = 0; o < ocb; ++o)

@@ -46,6 +46,7 @@ void conv2d_fwd_run(const KernelCall& call, size_t begin, size_t end) {
         for (double& a : acc) a = activate(act, a);
         store_pixel(pixel(y, n, ob, oy, ox), acc, o0, y.c, false);
       }
+    if (call.i[kAttrFoldedDropout]) dropout_block_in_place(call, y, n, ob);
     const TensorArg& pool_y = call.t[pool_epilogue_slot(Family::conv2d_fwd)];
     if (pool_y.data) maxpool2d_block(y, pool_y, n, ob, kFoldedPoolWindow, kFoldedPoolWindow);
   }

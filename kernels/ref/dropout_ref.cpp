@@ -9,32 +9,43 @@ namespace unet::kernels::ref {
 
 namespace {
 
-// out (+)= keep ? in / (1 - rate) : 0 over the rows [begin, end) of `in`'s shape; then the
-// folded ReLU backward when relu_slot >= 0 (backward only).
-void apply_mask(const KernelCall& call, const TensorArg& in, const TensorArg& out,
-                bool accumulate, int relu_slot, size_t begin, size_t end) {
+// out (+)= keep ? in / (1 - rate) : 0 over row y of channel block cb of image n (out may be
+// in: each pixel is read before it is stored).
+void mask_row(const KernelCall& call, const TensorArg& in, const TensorArg& out, bool accumulate, int n,
+              int cb, int y) {
   const StepScalars& s = step_of(call);
   const float rate = s.evaluating ? 0.f : call.f[0];
   const uint64_t seed = dropout_seed(call);
+  const uint64_t image = s.image_base + static_cast<uint64_t>(n);
+  for (int x = 0; x < in.w; ++x) {
+    const float* src = pixel(in, n, cb, y, x);
+    double value[kBlock] = {};
+    for (int l = 0; l < kBlock; ++l) {
+      const int c = cb * kBlock + l;
+      if (c >= in.c) break;
+      const uint64_t element = (static_cast<uint64_t>(c) * in.h + y) * in.w + x;
+      if (dropout_keep(seed, s.step, image, element, rate)) value[l] = src[l] / (1.0f - rate);
+    }
+    store_pixel(pixel(out, n, cb, y, x), value, cb * kBlock, in.c, accumulate);
+  }
+}
+
+// The rows [begin, end) of `in`'s shape; then the folded ReLU backward when relu_slot >= 0
+// (backward only).
+void apply_mask(const KernelCall& call, const TensorArg& in, const TensorArg& out,
+                bool accumulate, int relu_slot, size_t begin, size_t end) {
   for (size_t item = begin; item < end; ++item) {
     const auto [n, cb, y] = block_row_of(in, item);
-    const uint64_t image = s.image_base + static_cast<uint64_t>(n);
-    for (int x = 0; x < in.w; ++x) {
-      const float* src = pixel(in, n, cb, y, x);
-      double value[kBlock] = {};
-      for (int l = 0; l < kBlock; ++l) {
-        const int c = cb * kBlock + l;
-        if (c >= in.c) break;
-        const uint64_t element = (static_cast<uint64_t>(c) * in.h + y) * in.w + x;
-        if (dropout_keep(seed, s.step, image, element, rate)) value[l] = src[l] / (1.0f - rate);
-      }
-      store_pixel(pixel(out, n, cb, y, x), value, cb * kBlock, in.c, accumulate);
-    }
+    mask_row(call, in, out, accumulate, n, cb, y);
     if (relu_slot >= 0) mask_by_relu(call, relu_slot, out, n, cb, y, y + 1);
   }
 }
 
 }  // namespace
+
+void dropout_block_in_place(const KernelCall& call, const TensorArg& t, int n, int cb) {
+  for (int y = 0; y < t.h; ++y) mask_row(call, t, t, false, n, cb, y);
+}
 
 size_t dropout_fwd_work(const KernelCall& call) { return block_row_count(call.t[0]); }
 

@@ -54,6 +54,9 @@ size_t upsample2d_bwd_work(const KernelCall& call);
 void upsample2d_bwd_run(const KernelCall& call, size_t begin, size_t end);
 
 size_t dropout_fwd_work(const KernelCall& call);
+// t = dropout_fwd(t) over one (image, channel block), with the call's rate, seeds and step:
+// the epilogue of a conv that folds a dropout (kernel_family.h, has_dropout_epilogue).
+void dropout_block_in_place(const KernelCall& call, const TensorArg& t, int n, int cb);
 void dropout_fwd_run(const KernelCall& call, size_t begin, size_t end);
 size_t dropout_bwd_work(const KernelCall& call);
 void dropout_bwd_run(const KernelCall& call, size_t begin, size_t end);

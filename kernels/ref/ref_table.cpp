@@ -5,10 +5,12 @@
 namespace unet::kernels {
 
 std::span<const KernelInfo> reference_kernels() {
-// Every reference kernel honours its family's optional relu_y and pool_y (where it has one).
+// Every reference kernel honours its family's optional relu_y and pool_y and its folded
+// dropout (where it has them).
 #define UNET_REF_KERNEL(family)                                                                    \
   KernelInfo{#family "_f32_ref", Family::family, Tier::scalar, 0, ref::family##_work, ref::family##_run, \
-             nullptr, relu_mask_slot(Family::family) >= 0, pool_epilogue_slot(Family::family) >= 0}
+             nullptr, relu_mask_slot(Family::family) >= 0, pool_epilogue_slot(Family::family) >= 0, \
+             has_dropout_epilogue(Family::family)}
   static constexpr KernelInfo table[] = {
       UNET_REF_KERNEL(conv2d_fwd),       UNET_REF_KERNEL(conv2d_bwd_data),
       UNET_REF_KERNEL(conv2d_bwd_weights), UNET_REF_KERNEL(tconv2d_fwd),

@@ -355,6 +355,9 @@ struct Shape {
   // Families with a pool_y slot (kernel_family.h, pool_epilogue_slot): give it, an output of
   // floor(h / 2) x floor(w / 2) of y, with an image stride of its own. Ignored elsewhere.
   bool pool = false;
+  // Families with a folded dropout (kernel_family.h, has_dropout_epilogue): ask for it (rate,
+  // seed and step as dropout_fwd's above). Ignored elsewhere.
+  bool dropout = false;
 };
 
 inline std::string describe(const Shape& s) {
@@ -364,7 +367,7 @@ inline std::string describe(const Shape& s) {
     << s.pad_left << " out=" << s.out_h << "x" << s.out_w << " act=" << int(s.act)
     << " window=" << s.window << " acc=" << s.accumulate << " rate=" << s.rate
     << " extra_blocks=" << s.extra_blocks << " elements=" << s.elements
-    << " relu_mask=" << s.relu_mask << " pool=" << s.pool << "\n";
+    << " relu_mask=" << s.relu_mask << " pool=" << s.pool << " dropout=" << s.dropout << "\n";
   return o.str();
 }
 
@@ -449,6 +452,7 @@ inline void Fixture::build(uint64_t data_seed) {
   i[kAttrWindow] = s.window;
   i[kAttrSeedLo] = static_cast<int32_t>(static_cast<uint32_t>(s.seed));
   i[kAttrSeedHi] = static_cast<int32_t>(static_cast<uint32_t>(s.seed >> 32));
+  i[kAttrFoldedDropout] = s.dropout && has_dropout_epilogue(family_) ? 1 : 0;
   call_.f[0] = s.rate;
   step_.step = s.step;
   step_.image_base = s.image_base;
@@ -625,6 +629,7 @@ inline Comparison compare_kernels(const KernelInfo& expected, const KernelInfo& 
   Shape shape = requested;
   if (!actual.relu_mask || !expected.relu_mask) shape.relu_mask = false;
   if (!actual.pool_epilogue || !expected.pool_epilogue) shape.pool = false;
+  if (!actual.dropout_epilogue || !expected.dropout_epilogue) shape.dropout = false;
   Fixture a(family, shape, data_seed), b(family, shape, data_seed);
   run_split(expected, a.call(), 1);
   if (concurrent)
@@ -659,9 +664,10 @@ inline std::vector<Shape> standard_shapes(Family f) {
       add([](Shape& s) { s.c = 16; s.c_out = 33; s.h = 6; s.w = 6; s.kh = s.kw = 1; s.pad_top = s.pad_left = 0; s.act = Activation::sigmoid; });
       add([](Shape& s) { s.c = 33; s.c_out = 1; s.h = 8; s.w = 7; s.kh = s.kw = 1; s.pad_top = s.pad_left = 0; s.relu_mask = true; });
       add([](Shape& s) { s.c = 20; s.c_out = 20; s.h = 8; s.w = 9; s.stride = 2; s.pad_top = 0; s.pad_left = 0; s.out_h = 4; s.out_w = 5; s.extra_blocks = 1; });
-      add([](Shape& s) { s.c = 32; s.c_out = 32; s.h = 16; s.w = 30; s.n = 1; s.extra_blocks = 2; s.accumulate = true; s.pool = true; });
+      add([](Shape& s) { s.c = 32; s.c_out = 32; s.h = 16; s.w = 30; s.n = 1; s.extra_blocks = 2; s.accumulate = true; s.pool = true; s.dropout = true; });
       // Items of several row pairs and an odd last band (the AVX-512 forward's pooled split).
       add([](Shape& s) { s.c = 17; s.c_out = 40; s.h = 27; s.w = 6; s.act = Activation::relu; s.pool = true; });
+      add([](Shape& s) { s.c = 20; s.c_out = 33; s.h = 9; s.w = 14; s.n = 3; s.act = Activation::relu; s.dropout = true; s.rate = 0.4f; });
       break;
     case Family::tconv2d_fwd:
     case Family::tconv2d_bwd_data:

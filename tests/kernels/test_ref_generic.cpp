@@ -143,6 +143,42 @@ TEST_P(EveryFamily, ReferenceWithPoolYEqualsTheOpThenMaxPool) {
   EXPECT_GE(pooled, 1) << "standard_shapes gives " << family_name(GetParam()) << " no pool_y case";
 }
 
+// The folded dropout (kernel_family.h, has_dropout_epilogue): the op asked for it writes y
+// exactly as the op without it followed by dropout_fwd (same rate, seed and step) on y.
+TEST_P(EveryFamily, ReferenceWithFoldedDropoutEqualsTheOpThenDropout) {
+  const KernelInfo& ref = *reference_kernel(GetParam());
+  EXPECT_EQ(ref.dropout_epilogue, has_dropout_epilogue(GetParam()));
+  if (!has_dropout_epilogue(GetParam())) return;
+  int dropped = 0;
+  for (auto shape : standard_shapes(GetParam())) {
+    if (!shape.dropout) continue;
+    ++dropped;
+    shape.pool = false;  // the pool of a dropped y: ReferenceWithPoolY... covers pool_y
+    testing::Fixture folded(GetParam(), shape);
+    shape.dropout = false;
+    testing::Fixture plain(GetParam(), shape);
+    testing::run_split(ref, folded.call(), 3);
+    testing::run_split(ref, plain.call(), 3);
+    const int y = 3;  // conv2d_fwd's y
+    testing::OwnedTensor expected = plain.tensor(y).clone();
+    KernelCall drop = plain.call();  // rate, seeds and step as the folded call's
+    drop.t[0] = plain.call().t[y];
+    drop.t[1] = expected.view;
+    for (int k = 2; k < kMaxTensors; ++k) drop.t[k] = TensorArg{};
+    testing::run_split(*reference_kernel(Family::dropout_fwd), drop, 1);
+    const auto r = testing::compare_tensors(expected, folded.tensor(y), Tolerance{0, 0}, "y");
+    EXPECT_TRUE(r.ok) << describe(shape) << r.report;
+    size_t zeroed = 0, kept = 0;  // the mask bites, and not everywhere
+    testing::for_each_real(plain.tensor(y), [&](size_t k) {
+      if (plain.tensor(y).storage[k] == 0.f) return;
+      (folded.tensor(y).storage[k] == 0.f ? zeroed : kept) += 1;
+    });
+    EXPECT_GT(zeroed, 0u) << describe(shape);
+    EXPECT_GT(kept, 0u) << describe(shape);
+  }
+  EXPECT_GE(dropped, 1) << "standard_shapes gives " << family_name(GetParam()) << " no dropout case";
+}
+
 TEST_P(EveryFamily, WorkIsZeroForAnEmptyBatch) {
   auto shape = standard_shapes(GetParam()).front();
   if (GetParam() == Family::adam_update) {
