@@ -4,6 +4,7 @@
 
 #include "graph/autodiff.h"
 #include "graph/concat_elimination.h"
+#include "graph/dropout_fold.h"
 #include "graph/kernel_choice.h"
 #include "graph/lower_forward.h"
 #include "graph/lower_params.h"
@@ -47,6 +48,7 @@ plan::Plan lower_to_plan(const Graph& graph, const LowerOptions& options) {
   place_persistent(p);
   if (options.training) emit_update(p);
   choose_kernels(p);
+  if (options.training && options.fold_dropouts) fold_dropouts(p);  // before: a pool may read its output
   if (options.fold_max_pools) fold_max_pools(p);
   if (options.training && options.fold_relu_backward) fold_relu_backward(p);
   place_transient(p);

@@ -22,6 +22,7 @@ struct LowerOptions {
   kernels::Tier tier = kernels::Tier::scalar;
   bool training = true;                     // false: forward only, dropout dropped
   bool fold_relu_backward = true;           // fusion pass graph/relu_backward_fold.h
+  bool fold_dropouts = true;                // fusion pass graph/dropout_fold.h
   bool fold_max_pools = true;               // fusion pass graph/max_pool_fold.h
 };
 

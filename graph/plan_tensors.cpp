@@ -78,4 +78,19 @@ int32_t view_root(const plan::Plan& plan, int32_t tensor, uint32_t* channel_offs
   return tensor;
 }
 
+void remove_tensor(plan::Plan& plan, int32_t tensor) {
+  auto renumber = [&](int32_t& id, const char* what) {
+    if (id == tensor) throw std::logic_error("remove_tensor: '" + plan.tensors.at(tensor).name + "' is still " + what);
+    if (id > tensor) --id;
+  };
+  for (auto* list : {&plan.forward, &plan.backward, &plan.update})
+    for (plan::Op& op : *list)
+      for (int32_t& id : op.tensors) renumber(id, ("used by " + op.label).c_str());
+  for (plan::Param& p : plan.params)
+    for (int32_t* id : {&p.value, &p.grad, &p.adam_m, &p.adam_v}) renumber(*id, "a parameter's");
+  for (plan::Tensor& t : plan.tensors) renumber(t.view_of, "viewed");
+  for (int32_t* id : {&plan.input, &plan.target, &plan.prediction, &plan.loss_partials}) renumber(*id, "a plan field");
+  plan.tensors.erase(plan.tensors.begin() + tensor);
+}
+
 }  // namespace unet::graph

@@ -23,6 +23,10 @@ void make_channel_view(plan::Plan& plan, int32_t tensor, int32_t base, uint32_t 
 int32_t add_channel_view(plan::Plan& plan, std::string name, int32_t base,
                          uint32_t channel_offset, uint32_t c);
 
+// Removes a tensor nothing refers to (no op slot, parameter, view or plan field) and renumbers
+// the ids above it; throws std::logic_error if something does.
+void remove_tensor(plan::Plan& plan, int32_t tensor);
+
 // Follows view_of to the tensor that owns the memory; `channel_offset` gets the sum of the
 // offsets along the way.
 int32_t view_root(const plan::Plan& plan, int32_t tensor, uint32_t* channel_offset = nullptr);

@@ -11,15 +11,16 @@
 
 namespace unet::test {
 
-// The plan as autodiff and the other lowering passes leave it; fold_relu / fold_pools: with
-// the fusion passes that fold ReLU backwards into their gradient's last writer and max-pools
-// into their conv's epilogue (each tested on its own).
+// The plan as autodiff and the other lowering passes leave it; fold_relu / fold_pools /
+// fold_dropouts: with the fusion passes that fold ReLU backwards into their gradient's last
+// writer, max-pools and dropouts into their conv's epilogue (each tested on its own).
 inline plan::Plan compile(const std::string& text, bool training = true, uint32_t batch = 2,
-                          bool fold_relu = false, bool fold_pools = false) {
+                          bool fold_relu = false, bool fold_pools = false, bool fold_dropouts = false) {
   const graph::Graph g = graph::parse_model(text, "test.def");
   graph::LowerOptions options{batch, kernels::Tier::scalar, training};
   options.fold_relu_backward = fold_relu;
   options.fold_max_pools = fold_pools;
+  options.fold_dropouts = fold_dropouts;
   return graph::lower_to_plan(g, options);
 }
 

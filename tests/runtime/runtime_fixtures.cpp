@@ -28,7 +28,7 @@ optimizer adam(learning_rate=0.002, beta1=0.9, beta2=0.999, epsilon=1e-8, decay_
 )";
 
 plan::Plan compile(const std::string& model_text, uint32_t batch, bool training, kernels::Tier tier,
-                   bool fold_relu_backward, bool fold_max_pools) {
+                   bool fold_relu_backward, bool fold_max_pools, bool fold_dropouts) {
   const graph::Graph g = graph::parse_model(model_text, "tiny.def");
   graph::LowerOptions o;
   o.batch = batch;
@@ -36,6 +36,7 @@ plan::Plan compile(const std::string& model_text, uint32_t batch, bool training,
   o.tier = tier;
   o.fold_relu_backward = fold_relu_backward;
   o.fold_max_pools = fold_max_pools;
+  o.fold_dropouts = fold_dropouts;
   return graph::lower_to_plan(g, o);
 }
 

@@ -12,7 +12,7 @@ extern const char* const kTinyModel;
 
 plan::Plan compile(const std::string& model_text, uint32_t batch, bool training = true,
                    kernels::Tier tier = kernels::Tier::scalar, bool fold_relu_backward = true,
-                   bool fold_max_pools = true);
+                   bool fold_max_pools = true, bool fold_dropouts = true);
 
 // imgs_<split>.npy [n, h, w, 4] float32 (t1, t2, flair, t1ce) with a bright square lesion on
 // FLAIR and T1ce, and msks_<split>.npy [n, h, w, 4] one-hot with the lesion as label 2.

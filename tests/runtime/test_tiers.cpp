@@ -12,10 +12,10 @@ namespace unet::runtime {
 namespace {
 
 std::vector<double> losses(kernels::Tier tier, const std::string& dir, bool fold_relu_backward = true,
-                           bool fold_max_pools = true) {
+                           bool fold_max_pools = true, bool fold_dropouts = true) {
   EngineOptions eo;
   eo.threads.num_threads = 2;
-  Engine e(test::compile(test::kTinyModel, 4, true, tier, fold_relu_backward, fold_max_pools), eo);
+  Engine e(test::compile(test::kTinyModel, 4, true, tier, fold_relu_backward, fold_max_pools, fold_dropouts), eo);
   TrainOptions o;
   o.data_dir = dir;
   o.selection.channels = {2, 3};
@@ -56,11 +56,34 @@ TEST(Tiers, FoldedReluBackwardTrainsAsTheSeparateOps) {
 TEST(Tiers, FoldedMaxPoolTrainsAsTheSeparateOps) {
   const std::string dir = test::temp_dir("pool_fold");
   test::write_dataset(dir, "train", 16, 16, 16, 29);
+  int fused = 0;  // the tiny model's c1 -> p1 folds
+  for (const plan::Op& op : test::compile(test::kTinyModel, 4, true, kernels::best_host_tier()).forward)
+    fused += op.label == "c1+p1";
+  ASSERT_EQ(fused, 1);
   const kernels::Tier best = kernels::best_host_tier();
   const std::vector<double> separate = losses(best, dir, true, false), folded = losses(best, dir, true, true);
   ASSERT_EQ(folded.size(), 20u);
   ASSERT_EQ(folded.size(), separate.size());
   for (size_t k = 0; k < folded.size(); ++k) EXPECT_EQ(folded[k], separate[k]) << "step " << k + 1;
+}
+
+// The dropouts folded into their convs' epilogues (graph/dropout_fold.h) apply the same masks
+// and the ReLU backwards then mask by the dropout outputs, which changes no value: training
+// follows exactly, on the reference kernels and on the host's best.
+TEST(Tiers, FoldedDropoutTrainsAsTheSeparateOps) {
+  const std::string dir = test::temp_dir("dropout_fold");
+  test::write_dataset(dir, "train", 16, 16, 16, 31);
+  int fused = 0;  // the tiny model's c2 -> d2 folds
+  for (const plan::Op& op : test::compile(test::kTinyModel, 4, true, kernels::best_host_tier()).forward)
+    fused += op.label == "c2+d2";
+  ASSERT_EQ(fused, 1);
+  for (kernels::Tier tier : {kernels::Tier::scalar, kernels::best_host_tier()}) {
+    const std::vector<double> separate = losses(tier, dir, true, true, false);
+    const std::vector<double> folded = losses(tier, dir, true, true, true);
+    ASSERT_EQ(folded.size(), 20u);
+    ASSERT_EQ(folded.size(), separate.size());
+    for (size_t k = 0; k < folded.size(); ++k) EXPECT_EQ(folded[k], separate[k]) << "step " << k + 1;
+  }
 }
 
 }  // namespace
