@@ -3,11 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "graph/graph_ir.h"
 #include "graph/lower.h"
+#include "kernels/kernel_registry.h"
 #include "plan/plan.h"
+#include "plan/plan_validate.h"
 
 namespace unet::test {
 
@@ -50,6 +53,30 @@ inline std::string first_problems(const std::vector<std::string>& problems) {
 }
 
 // model.def header: one 16x16 single-channel image and its mask.
+inline int count_family(const std::vector<plan::Op>& ops, kernels::Family f) {
+  int n = 0;
+  for (const auto& op : ops) n += op.family == f;
+  return n;
+}
+
+// Validates p with a kernel lookup that knows `kernel` without one capability (a bool member
+// of KernelInfo, e.g. &KernelInfo::relu_mask) and returns the error it throws ("" if none).
+inline std::string validation_error_without(const plan::Plan& p, const std::string& kernel,
+                                            bool kernels::KernelInfo::*capability) {
+  static kernels::KernelInfo blind;  // a plain function pointer cannot capture: one at a time
+  blind = *kernels::find_kernel(kernel);
+  blind.*capability = false;
+  const plan::KernelLookup lookup = [](std::string_view name) -> const kernels::KernelInfo* {
+    return name == blind.name ? &blind : kernels::find_kernel(name);
+  };
+  try {
+    plan::validate_plan(p, "plan.bin", lookup);
+  } catch (const plan::PlanError& e) {
+    return e.what();
+  }
+  return "";
+}
+
 inline const char* kHeader =
     "model t\nseed 7\ninput images shape 16x16x1\ntarget masks shape 16x16x1\n";
 

@@ -27,6 +27,14 @@ std::vector<double> losses(kernels::Tier tier, const std::string& dir, bool fold
   return Trainer(e, o, log).run().losses;
 }
 
+// Ops of the tiny model's forward list, on the host's best tier, labelled `label`.
+int forward_ops_labelled(const std::string& label) {
+  int n = 0;
+  for (const plan::Op& op : test::compile(test::kTinyModel, 4, true, kernels::best_host_tier()).forward)
+    n += op.label == label;
+  return n;
+}
+
 TEST(Tiers, TwentyStepLossCurveMatchesTheReferenceKernels) {
   const kernels::Tier best = kernels::best_host_tier();
   ASSERT_NE(best, kernels::Tier::scalar) << "this host has no AVX-512: nothing optimised to compare";
@@ -56,10 +64,7 @@ TEST(Tiers, FoldedReluBackwardTrainsAsTheSeparateOps) {
 TEST(Tiers, FoldedMaxPoolTrainsAsTheSeparateOps) {
   const std::string dir = test::temp_dir("pool_fold");
   test::write_dataset(dir, "train", 16, 16, 16, 29);
-  int fused = 0;  // the tiny model's c1 -> p1 folds
-  for (const plan::Op& op : test::compile(test::kTinyModel, 4, true, kernels::best_host_tier()).forward)
-    fused += op.label == "c1+p1";
-  ASSERT_EQ(fused, 1);
+  ASSERT_EQ(forward_ops_labelled("c1+p1"), 1);  // the tiny model's c1 -> p1 folds
   const kernels::Tier best = kernels::best_host_tier();
   const std::vector<double> separate = losses(best, dir, true, false), folded = losses(best, dir, true, true);
   ASSERT_EQ(folded.size(), 20u);
@@ -73,10 +78,7 @@ TEST(Tiers, FoldedMaxPoolTrainsAsTheSeparateOps) {
 TEST(Tiers, FoldedDropoutTrainsAsTheSeparateOps) {
   const std::string dir = test::temp_dir("dropout_fold");
   test::write_dataset(dir, "train", 16, 16, 16, 31);
-  int fused = 0;  // the tiny model's c2 -> d2 folds
-  for (const plan::Op& op : test::compile(test::kTinyModel, 4, true, kernels::best_host_tier()).forward)
-    fused += op.label == "c2+d2";
-  ASSERT_EQ(fused, 1);
+  ASSERT_EQ(forward_ops_labelled("c2+d2"), 1);  // the tiny model's c2 -> d2 folds
   for (kernels::Tier tier : {kernels::Tier::scalar, kernels::best_host_tier()}) {
     const std::vector<double> separate = losses(tier, dir, true, true, false);
     const std::vector<double> folded = losses(tier, dir, true, true, true);
