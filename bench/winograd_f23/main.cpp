@@ -2,7 +2,9 @@
 // winograd_f23_avx512.cpp against the best direct AVX-512 forward kernel on the UNet's 3x3
 // layers at batch 8, one thread, same data, the two run alternately (the machine is shared:
 // best of several runs, thread CPU time, as the FMA probe measures). Each layer's Winograd
-// output is checked against the scalar reference kernel first.
+// output is checked against the scalar reference kernel first. The registry kernel grown from
+// it (conv2d_fwd_f32_3x3_wino2x2_oc32_avx512, weight transform inside the call) runs
+// alongside on the layers it supports.
 //
 //   bench_winograd_f23 [--reps N] [--tb TILES] [--sweep] [--phases] [--layer I]
 //     --tb: tiles per fused block (default: winograd_f23_avx512's choice)
@@ -60,7 +62,13 @@ struct Layer {
 };
 
 constexpr Layer kLayers[] = {{32, 32, 128}, {64, 64, 64},  {128, 128, 32}, {256, 256, 16},
-                             {512, 512, 8}, {64, 32, 128}, {128, 64, 64}};
+                             {512, 512, 8}, {64, 32, 128}, {128, 64, 64}, {32, 64, 64},
+                             {64, 128, 32}, {128, 256, 16}, {256, 128, 32}};
+
+// The direct kernel (best_kernel now picks the Winograd registry kernel where it supports
+// the shape) and the Winograd registry kernel, weight transform included in its time.
+constexpr const char* kDirectName = "conv2d_fwd_f32_3x3_oc32w12_avx512";
+constexpr const char* kRegistryName = "conv2d_fwd_f32_3x3_wino2x2_oc32_avx512";
 constexpr int kBatch = 8;
 
 // Max |a - b| over the real elements, relative to max(|ref|, 1): outputs here are O(1..10),
@@ -76,6 +84,7 @@ double max_rel_error(const kt::OwnedTensor& ref, const float* got) {
 
 // Sums over the layers run (default tile blocks only): the aggregate the report needs.
 double g_sum_direct = 0, g_sum_wino = 0, g_sum_wt = 0;
+double g_sum_reg_direct = 0, g_sum_reg = 0;  // the layers the registry kernel supports
 
 struct Options {
   int reps = 7;
@@ -111,7 +120,9 @@ void run_layer(const Layer& l, double peak, const Options& opt) {
   ref->run(ref_call, 0, ref->work(ref_call));
   const kt::OwnedTensor& expected = fx.tensor(3);
 
-  const KernelInfo* direct = unet::kernels::best_kernel(Family::conv2d_fwd, unet::kernels::Tier::avx512, &call);
+  const KernelInfo* direct = unet::kernels::find_kernel(kDirectName);
+  const KernelInfo* registry = unet::kernels::find_kernel(kRegistryName);
+  const bool registry_ok = registry && registry->supports(call);
   const size_t direct_work = direct->work(call);
   direct->run(call, 0, direct_work);
   const double direct_err = max_rel_error(expected, call.t[3].data);
@@ -148,10 +159,26 @@ void run_layer(const Layer& l, double peak, const Options& opt) {
     wino_run();
     const double wino_err = max_rel_error(expected, y.get());
 
-    double best_direct = 1e30, best_wino = 1e30;
-    for (int rep = 0; rep < opt.reps; ++rep) {  // alternate, so both see the same machine
+    // The registry kernel writes its own y (the call's y stays the direct kernel's).
+    KernelCall reg_call = call;
+    Buffer reg_y = aligned_floats(y_floats);
+    std::memcpy(reg_y.get(), expected.storage.data(), y_floats * sizeof(float));
+    kt::for_each_real(expected, [&](size_t k) { reg_y.get()[k] = 0.f; });
+    reg_call.t[3].data = reg_y.get();
+    const size_t reg_work = registry_ok ? registry->work(reg_call) : 0;
+    if (registry_ok) registry->run(reg_call, 0, reg_work);
+    const double reg_err = registry_ok ? max_rel_error(expected, reg_y.get()) : 0;
+
+    double best_direct = 1e30, best_wino = 1e30, best_reg = 1e30;
+    for (int rep = 0; rep < opt.reps; ++rep) {  // alternate, so all see the same machine
       best_direct = std::min(best_direct, seconds_of([&] { direct->run(call, 0, direct_work); }));
       best_wino = std::min(best_wino, seconds_of(wino_run));
+      if (registry_ok)
+        best_reg = std::min(best_reg, seconds_of([&] { registry->run(reg_call, 0, reg_work); }));
+    }
+    if (registry_ok && !opt.sweep) {
+      g_sum_reg_direct += best_direct;
+      g_sum_reg += best_reg;
     }
     if (!opt.sweep) {
       g_sum_direct += best_direct;
@@ -162,6 +189,11 @@ void run_layer(const Layer& l, double peak, const Options& opt) {
                 l.ci, l.co, l.hw, tb, best_direct * 1e3, best_wino * 1e3, wt_s * 1e3,
                 best_direct / best_wino, flops / best_direct * 1e-9, 100 * flops / best_direct / peak,
                 flops / best_wino * 1e-9, 100 * flops / best_wino / peak, wino_err, direct_err);
+    if (registry_ok)
+      std::printf("      registry %s: %8.3f ms  %6.2fx over direct  err %.1e\n", kRegistryName, best_reg * 1e3,
+                  best_direct / best_reg, reg_err);
+    else
+      std::printf("      registry %s: declines the shape\n", kRegistryName);
     if (opt.phases) {
       wino::PhaseCycles pc;
       wino::conv_fwd(ws, call.t[0].data, u.get(), bias, y.get(), true, tb, scratch.get(), &pc);
@@ -198,19 +230,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   const double peak = unet::bench::measure_fma_peak_flops();
-  {
-    kt::Shape s;
-    s.n = kBatch;
-    s.c = s.c_out = 64;
-    s.h = s.w = 64;
-    kt::Fixture fx(Family::conv2d_fwd, s);
-    std::printf("fp32 FMA peak, 1 thread: %.1f GFLOP/s; direct kernel: %s; batch %d, one thread, "
-                "best of %d (thread CPU time)\n",
-                peak * 1e-9,
-                std::string(unet::kernels::best_kernel(Family::conv2d_fwd, unet::kernels::Tier::avx512,
-                                                       &fx.call())->name).c_str(),
-                kBatch, opt.reps);
-  }
+  std::printf("fp32 FMA peak, 1 thread: %.1f GFLOP/s; direct kernel: %s; batch %d, one thread, "
+              "best of %d (thread CPU time)\n",
+              peak * 1e-9, kDirectName, kBatch, opt.reps);
   std::printf("effective GFLOP/s: direct-conv flops 2*N*H*W*Cin*Cout*9 / time; err: max|y - ref| / max(|ref|, 1)\n");
   std::printf("  ci   co   hw  tile | direct   wino     wgt-xf  | speedup | direct GF/s %%pk | wino GF/s  %%pk  | wino err direct err\n");
   for (int i = 0; i < int(std::size(kLayers)); ++i)
@@ -219,5 +241,8 @@ int main(int argc, char** argv) {
     std::printf("total            | %8.3f %8.3f %8.3f | %6.2fx (with the weight transform %.2fx)\n",
                 g_sum_direct * 1e3, g_sum_wino * 1e3, g_sum_wt * 1e3, g_sum_direct / g_sum_wino,
                 g_sum_direct / (g_sum_wino + g_sum_wt));
+  if (!opt.sweep && g_sum_reg > 0)
+    std::printf("registry kernel on the layers it takes: direct %8.3f ms, wino %8.3f ms: %.2fx\n",
+                g_sum_reg_direct * 1e3, g_sum_reg * 1e3, g_sum_reg_direct / g_sum_reg);
   return 0;
 }

@@ -23,3 +23,11 @@ UNET_AVX512_DECLARE_KERNELS
 }  // namespace unet::kernels::avx512f
 
 #undef UNET_AVX512_DECLARE_KERNELS
+
+// The Winograd F(2x2,3x3) forward (conv3x3_winograd_avx512.cpp), avx512 tier only; shapes
+// outside supports() run the direct kernel.
+namespace unet::kernels::avx512 {
+bool conv3x3_wino_fwd_supports(const KernelCall& call);
+size_t conv3x3_wino_fwd_work(const KernelCall& call);
+void conv3x3_wino_fwd_run(const KernelCall& call, size_t begin, size_t end);
+}  // namespace unet::kernels::avx512

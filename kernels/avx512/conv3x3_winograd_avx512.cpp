@@ -1,0 +1,385 @@
+// Winograd F(2x2,3x3) forward 3x3 convolution (stride 1, padding 1, "same" output, bias, ReLU
+// or none, optional folded dropout and 2x2 max-pool) on nChw16c with OIhw16i16o weights,
+// avx512 tier.
+// Grown from the prototype in bench/winograd_f23 (measured there 1.13-1.61x over the direct
+// kernel on 32-128 channel layers, one thread).
+//
+// Items: (output-channel group of 32, block of kTilesPerItem 2x2 output tiles), group outermost.
+// A range of items transforms the weights U = G g G^T of each group it touches once, into a
+// buffer on its stack: the weights change every training step, so U cannot be kept, and the
+// runtime's static partition gives each thread one contiguous range, so each group's U is
+// made about once per call (twice where two threads share a group).
+// Per item:
+//   1. input transform  V = B^T d B  of the block's tiles, every input channel
+//        V[point][tiles/14 groups][C_in/16][rows <= 14][16]
+//   2. 16 GEMMs, one per Winograd point:  M_p[tile][32] = V_p[tile][C_in] . U_p[C_in][32]
+//        M[tile][point][32]
+//   3. output transform  y = A^T M A + bias, ReLU, a folded dropout, into y (and the 2x2 max of
+//      each tile into pool_y: a tile is exactly one window of the folded pool).
+// The input transform is redone for every output group (C_out / 32 times): at 128 output
+// channels that is 4 transforms of each tile's input; it is the price of a U small enough for
+// the stack (16 C_in 32 floats, 256 KB at C_in 128) and of items that split across threads.
+//
+// Shapes outside supports() go to the direct kernel, so work() and run() serve every
+// conv2d_fwd call.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <utility>
+
+#define UNET_AVX512_TIER_NS avx512
+#include "kernels/avx512/avx512_kernels.h"
+#include "kernels/avx512/dropout_avx512_simd.h"  // keep_threshold, mix64_epi64
+#include "kernels/kernel_call.h"
+#include "kernels/kernel_family.h"
+#include "kernels/tensor_arg.h"
+
+// GCC cannot see that the GEMMs write every M value the output transform reads (the scratch
+// is left uninitialised on purpose) and warns through the intrinsics' inlined bodies.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace unet::kernels::avx512 {
+namespace {
+
+constexpr int kNr = 32;      // output channels of a group (the GEMM's register tile width)
+constexpr int kMr = 14;      // tiles of the GEMM's register tile (28 accumulators)
+constexpr int kPoints = 16;  // 4x4 Winograd points of a tile
+constexpr int kMaxCin = 128;
+constexpr int kMaxCout = 256;
+// Tiles per item: one register tile. One group's U (<= 256 KB) stays in L2 whatever the
+// block, so larger blocks would only spread the per-item overhead: 28 and 56 tiles measured
+// the same as 14 (within 3 %, bench_winograd_f23, 32-128 channels), and 14 keeps V small.
+constexpr int kTilesPerItem = kMr;
+
+// Stack per run(): U 256 KB, V 112 KB, M 28 KB at most (TBB worker stacks are 4 MB).
+struct Scratch {
+  alignas(64) float u[kPoints * kMaxCin * kNr];
+  alignas(64) float v[kPoints * kTilesPerItem * kMaxCin];
+  alignas(64) float m[kPoints * kTilesPerItem * kNr];
+};
+
+bool shape_ok(const KernelCall& call) {
+  const TensorArg &x = call.t[0], &w = call.t[1], &y = call.t[3];
+  const auto act = static_cast<Activation>(call.i[kAttrActivation]);
+  return w.h == 3 && w.w == 3 && call.i[kAttrStride] == 1 && call.i[kAttrPadTop] == 1 &&
+         call.i[kAttrPadLeft] == 1 && x.n == y.n && x.h == y.h && x.w == y.w && x.h > 0 && x.w > 0 &&
+         x.h % 2 == 0 && x.w % 2 == 0 && w.c == x.c && w.n == y.c && x.c % kBlock == 0 && x.c >= kBlock &&
+         x.c <= kMaxCin && y.c % kNr == 0 && y.c >= kNr && y.c <= kMaxCout &&
+         (act == Activation::none || act == Activation::relu);
+}
+
+struct Layout {
+  int cin, cout, h, w;
+  int tiles_w, tiles_per_image, tiles;
+  int tb;      // tiles per item
+  int blocks;  // items per output group
+  int groups;  // output groups
+};
+
+Layout layout_of(const KernelCall& call) {
+  const TensorArg &x = call.t[0], &y = call.t[3];
+  Layout l{};
+  l.cin = x.c;
+  l.cout = y.c;
+  l.h = y.h;
+  l.w = y.w;
+  l.tiles_w = y.w / 2;
+  l.tiles_per_image = l.tiles_w * (y.h / 2);
+  l.tiles = y.n * l.tiles_per_image;
+  l.tb = kTilesPerItem;
+  l.blocks = (l.tiles + l.tb - 1) / l.tb;
+  l.groups = y.c / kNr;
+  return l;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Weight transform of output group g: U[point][C_in][32] from OIhw16i16o. A weight vector of
+// one (input channel, tap) holds 16 output channels: 9 loads, the transform on 16 outputs at
+// once, 16 stores.
+void transform_weights(const TensorArg& w, int cin, int g, float* __restrict u) {
+  const int cib = cin / kBlock;
+  const __m512 half = _mm512_set1_ps(0.5f);
+  const int64_t p_stride = int64_t(cin) * kNr;
+  for (int hb = 0; hb < 2; ++hb) {
+    const int ob = 2 * g + hb;
+    for (int i = 0; i < cin; ++i) {
+      const float* wi = w.data + (int64_t(ob) * cib + i / kBlock) * 9 * 256 + (i % kBlock) * kBlock;
+      __m512 k[3][3];
+      for (int t = 0; t < 9; ++t) k[t / 3][t % 3] = _mm512_loadu_ps(wi + t * 256);
+      // G k, G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]: rows.
+      __m512 a[4][3];
+      for (int c = 0; c < 3; ++c) {
+        const __m512 sum02 = _mm512_add_ps(k[0][c], k[2][c]);
+        a[0][c] = k[0][c];
+        a[1][c] = _mm512_mul_ps(half, _mm512_add_ps(sum02, k[1][c]));
+        a[2][c] = _mm512_mul_ps(half, _mm512_sub_ps(sum02, k[1][c]));
+        a[3][c] = k[2][c];
+      }
+      // (G k) G^T: columns.
+      float* ui = u + int64_t(i) * kNr + hb * kBlock;
+      for (int r = 0; r < 4; ++r) {
+        const __m512 sum02 = _mm512_add_ps(a[r][0], a[r][2]);
+        _mm512_store_ps(ui + (r * 4 + 0) * p_stride, a[r][0]);
+        _mm512_store_ps(ui + (r * 4 + 1) * p_stride, _mm512_mul_ps(half, _mm512_add_ps(sum02, a[r][1])));
+        _mm512_store_ps(ui + (r * 4 + 2) * p_stride, _mm512_mul_ps(half, _mm512_sub_ps(sum02, a[r][1])));
+        _mm512_store_ps(ui + (r * 4 + 3) * p_stride, a[r][2]);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// GEMM register tile: R tiles x 32 output channels over all input channels of one point.
+//   v: V_p at the first tile (v[cb * v_cb_stride + r * 16 + c]); u: U_p, u[cin * 32 + o];
+//   m: M at (first tile, point), m[r * m_tile_stride + o].
+// Per input channel 2 loads of U and R broadcasts of V feed 2R FMAs.
+template <int R>
+void gemm_tile(const float* __restrict v, int64_t v_cb_stride, const float* __restrict u, int cin_blocks,
+               float* __restrict m, int64_t m_tile_stride) {
+  __m512 acc0[R], acc1[R];
+#pragma GCC unroll 14
+  for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
+  for (int cb = 0; cb < cin_blocks; ++cb) {
+    const float* vb = v + cb * v_cb_stride;
+    const float* ub = u + cb * kBlock * kNr;
+#pragma GCC unroll 16
+    for (int c = 0; c < kBlock; ++c) {
+      const __m512 u0 = _mm512_load_ps(ub + c * kNr);
+      const __m512 u1 = _mm512_load_ps(ub + c * kNr + 16);
+#pragma GCC unroll 14
+      for (int r = 0; r < R; ++r) {
+        const __m512 b = _mm512_set1_ps(vb[r * kBlock + c]);
+        acc0[r] = _mm512_fmadd_ps(b, u0, acc0[r]);
+        acc1[r] = _mm512_fmadd_ps(b, u1, acc1[r]);
+      }
+    }
+  }
+#pragma GCC unroll 14
+  for (int r = 0; r < R; ++r) {
+    _mm512_store_ps(m + r * m_tile_stride, acc0[r]);
+    _mm512_store_ps(m + r * m_tile_stride + 16, acc1[r]);
+  }
+}
+
+using GemmFn = void (*)(const float*, int64_t, const float*, int, float*, int64_t);
+
+template <int... Rs>
+constexpr auto make_gemm_table(std::integer_sequence<int, Rs...>) {
+  return std::array<GemmFn, sizeof...(Rs)>{&gemm_tile<Rs + 1>...};
+}
+// gemm_table[R - 1]: the last register tile of the batch's last item may be narrower.
+constexpr auto gemm_table = make_gemm_table(std::make_integer_sequence<int, kMr>{});
+
+// ---------------------------------------------------------------------------------------------
+// Tiles are numbered across the batch, row-major in each image.
+struct TileCoord {
+  int n, ty, tx;
+  void advance(const Layout& l) {
+    if (++tx == l.tiles_w) {
+      tx = 0;
+      if (++ty == l.h / 2) {
+        ty = 0;
+        ++n;
+      }
+    }
+  }
+};
+TileCoord tile_coord(const Layout& l, int t) {
+  const int n = t / l.tiles_per_image;
+  const int r = t - n * l.tiles_per_image;
+  return {n, r / l.tiles_w, r % l.tiles_w};
+}
+
+// V_p is cut into groups of kMr tiles (a register tile), each [C_in/16][rows][16], so that a
+// register tile reads one contiguous run.
+struct VGroup {
+  int64_t base;    // floats from V_p's start to the group
+  int64_t stride;  // floats between the group's channel blocks
+};
+VGroup v_group(int gi, int tb, int cin) {
+  const int rows = std::min(kMr, tb - gi * kMr);
+  return {int64_t(gi) * kMr * cin, int64_t(rows) * kBlock};
+}
+
+// Input transform of tiles [t0, t0 + tb) into V (point stride p_stride).
+void input_transform(const Layout& l, const TensorArg& x, int t0, int tb, int64_t p_stride, float* __restrict v) {
+  const int cin_blocks = l.cin / kBlock;
+  for (int cb = 0; cb < cin_blocks; ++cb) {
+    TileCoord tc = tile_coord(l, t0);
+    for (int i = 0; i < tb; ++i, tc.advance(l)) {
+      const float* xb = x.block(tc.n, cb);
+      const int y0 = 2 * tc.ty - 1, x0 = 2 * tc.tx - 1;
+      // Rows and columns outside the image load as zero through an empty mask (a masked-off
+      // lane never faults), so border tiles take the interior tiles' path.
+      __mmask16 colmask[4];
+      for (int j = 0; j < 4; ++j) colmask[j] = (x0 + j >= 0 && x0 + j < l.w) ? 0xFFFF : 0;
+      __m512 d[4][4];
+      for (int r = 0; r < 4; ++r) {
+        const bool row_ok = y0 + r >= 0 && y0 + r < l.h;
+        const float* row = xb + (int64_t(y0 + r) * l.w + x0) * kBlock;
+        for (int j = 0; j < 4; ++j) d[r][j] = _mm512_maskz_loadu_ps(row_ok ? colmask[j] : __mmask16(0), row + j * kBlock);
+      }
+      // B^T d: rows.
+      __m512 t[4][4];
+      for (int j = 0; j < 4; ++j) {
+        t[0][j] = _mm512_sub_ps(d[0][j], d[2][j]);
+        t[1][j] = _mm512_add_ps(d[1][j], d[2][j]);
+        t[2][j] = _mm512_sub_ps(d[2][j], d[1][j]);
+        t[3][j] = _mm512_sub_ps(d[1][j], d[3][j]);
+      }
+      // (B^T d) B: columns, stored point by point.
+      const VGroup g = v_group(i / kMr, tb, l.cin);
+      float* vt = v + g.base + cb * g.stride + (i % kMr) * kBlock;
+      for (int r = 0; r < 4; ++r) {
+        _mm512_store_ps(vt + (r * 4 + 0) * p_stride, _mm512_sub_ps(t[r][0], t[r][2]));
+        _mm512_store_ps(vt + (r * 4 + 1) * p_stride, _mm512_add_ps(t[r][1], t[r][2]));
+        _mm512_store_ps(vt + (r * 4 + 2) * p_stride, _mm512_sub_ps(t[r][2], t[r][1]));
+        _mm512_store_ps(vt + (r * 4 + 3) * p_stride, _mm512_sub_ps(t[r][1], t[r][3]));
+      }
+    }
+  }
+}
+
+// The folded dropout on one output pixel vector: the mask of dropout_fwd (counter_rng.h) and
+// its arithmetic (x / (1 - rate) where kept), as DropoutMask::row computes it for a whole row;
+// here per pixel, since a tile covers 2 pixels of 2 rows. All 16 lanes are real (C_out is a
+// multiple of 32).
+class PixelDropout {
+ public:
+  PixelDropout(const KernelCall& call, const TensorArg& y) : h_(y.h), w_(y.w) {
+    const StepScalars defaults{};
+    const StepScalars& st = call.step ? *call.step : defaults;
+    const float rate = st.evaluating ? 0.f : call.f[0];
+    keep_scale_ = _mm512_set1_ps(1.0f - rate);
+    threshold_ = _mm512_set1_epi64(static_cast<int64_t>(keep_threshold(rate)));
+    const uint64_t seed = static_cast<uint64_t>(static_cast<uint32_t>(call.i[kAttrSeedLo])) |
+                          (static_cast<uint64_t>(static_cast<uint32_t>(call.i[kAttrSeedHi])) << 32);
+    seed_step_ = mix64(seed ^ mix64(st.step));
+    image_base_ = st.image_base;
+    const uint64_t plane = static_cast<uint64_t>(h_) * w_;
+    alignas(64) uint64_t offsets[kBlock];
+    for (int lane = 0; lane < kBlock; ++lane) offsets[lane] = lane * plane;
+    off_lo_ = _mm512_load_si512(offsets);
+    off_hi_ = _mm512_load_si512(offsets + 8);
+  }
+  // The hash base of image n (of the call).
+  __m512i image(int n) const {
+    return _mm512_set1_epi64(static_cast<int64_t>(mix64(seed_step_ ^ (image_base_ + static_cast<uint64_t>(n)))));
+  }
+  __m512 apply(__m512i base, int cb, int y, int x, __m512 v) const {
+    const __m512i element = _mm512_set1_epi64(static_cast<int64_t>((static_cast<uint64_t>(cb) * kBlock * h_ + y) * w_ + x));
+    const __m512i h_lo = mix64_epi64(_mm512_xor_si512(base, _mm512_add_epi64(element, off_lo_)));
+    const __m512i h_hi = mix64_epi64(_mm512_xor_si512(base, _mm512_add_epi64(element, off_hi_)));
+    const __mmask8 keep_lo = _mm512_cmpge_epu64_mask(_mm512_srli_epi64(h_lo, 40), threshold_);
+    const __mmask8 keep_hi = _mm512_cmpge_epu64_mask(_mm512_srli_epi64(h_hi, 40), threshold_);
+    return _mm512_maskz_div_ps(static_cast<__mmask16>(keep_lo | (unsigned(keep_hi) << 8)), v, keep_scale_);
+  }
+
+ private:
+  int h_, w_;
+  __m512 keep_scale_;
+  __m512i threshold_, off_lo_, off_hi_;
+  uint64_t seed_step_ = 0, image_base_ = 0;
+};
+
+// Output transform of tiles [t0, t0 + tb) of group g from M (+ bias, ReLU, the folded dropout
+// when `dropout`) into y, and the tile's maximum into pool_y when it is given.
+void output_transform(const Layout& l, const float* __restrict m, const float* bias, bool relu,
+                      const PixelDropout* dropout, const TensorArg& y, const TensorArg& pool_y, int g, int t0,
+                      int tb) {
+  const __m512 zero = _mm512_setzero_ps();
+  for (int hb = 0; hb < 2; ++hb) {
+    const int ob = 2 * g + hb;
+    const __m512 b = bias ? _mm512_loadu_ps(bias + ob * kBlock) : zero;
+    TileCoord tc = tile_coord(l, t0);
+    for (int i = 0; i < tb; ++i, tc.advance(l)) {
+      const float* mt = m + int64_t(i) * kPoints * kNr + hb * kBlock;
+      __m512 q[4][4];
+      for (int p = 0; p < kPoints; ++p) q[p / 4][p % 4] = _mm512_load_ps(mt + p * kNr);
+      // A^T q: rows.
+      __m512 r0[4], r1[4];
+      for (int j = 0; j < 4; ++j) {
+        r0[j] = _mm512_add_ps(_mm512_add_ps(q[0][j], q[1][j]), q[2][j]);
+        r1[j] = _mm512_sub_ps(_mm512_sub_ps(q[1][j], q[2][j]), q[3][j]);
+      }
+      // (A^T q) A: columns, + bias.
+      __m512 o[2][2];
+      o[0][0] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(r0[0], r0[1]), r0[2]), b);
+      o[0][1] = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(r0[1], r0[2]), r0[3]), b);
+      o[1][0] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(r1[0], r1[1]), r1[2]), b);
+      o[1][1] = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(r1[1], r1[2]), r1[3]), b);
+      if (relu)
+        for (auto& row : o)
+          for (auto& val : row) val = _mm512_max_ps(val, zero);
+      if (dropout) {
+        const __m512i base = dropout->image(tc.n);
+        for (int r = 0; r < 2; ++r)
+          for (int c = 0; c < 2; ++c) o[r][c] = dropout->apply(base, ob, 2 * tc.ty + r, 2 * tc.tx + c, o[r][c]);
+      }
+      float* yt = y.block(tc.n, ob) + (int64_t(2 * tc.ty) * l.w + 2 * tc.tx) * kBlock;
+      _mm512_storeu_ps(yt, o[0][0]);
+      _mm512_storeu_ps(yt + kBlock, o[0][1]);
+      _mm512_storeu_ps(yt + int64_t(l.w) * kBlock, o[1][0]);
+      _mm512_storeu_ps(yt + int64_t(l.w + 1) * kBlock, o[1][1]);
+      if (pool_y.data) {
+        const __m512 top = _mm512_max_ps(o[0][0], o[0][1]), bottom = _mm512_max_ps(o[1][0], o[1][1]);
+        _mm512_storeu_ps(pool_y.block(tc.n, ob) + (int64_t(tc.ty) * pool_y.w + tc.tx) * kBlock,
+                         _mm512_max_ps(top, bottom));
+      }
+    }
+  }
+}
+
+void run_items(const KernelCall& call, size_t begin, size_t end) {
+  const TensorArg &x = call.t[0], &w = call.t[1], &b = call.t[2], &y = call.t[3];
+  const TensorArg& pool_y = call.t[pool_epilogue_slot(Family::conv2d_fwd)];
+  const bool relu = static_cast<Activation>(call.i[kAttrActivation]) == Activation::relu;
+  const Layout l = layout_of(call);
+  const int cin_blocks = l.cin / kBlock;
+  const int64_t v_p_stride = int64_t(l.tb) * l.cin;
+  constexpr int64_t m_tile_stride = kPoints * kNr;
+  std::optional<PixelDropout> dropout;
+  if (call.i[kAttrFoldedDropout]) dropout.emplace(call, y);
+  Scratch s;  // uninitialised: every value read is written first
+  int u_group = -1;
+  for (size_t item = begin; item < end; ++item) {
+    const int g = static_cast<int>(item / l.blocks);
+    const int t0 = static_cast<int>(item % l.blocks) * l.tb;
+    const int tb = std::min(l.tb, l.tiles - t0);
+    if (g != u_group) {
+      transform_weights(w, l.cin, g, s.u);
+      u_group = g;
+    }
+    input_transform(l, x, t0, tb, v_p_stride, s.v);
+    for (int p = 0; p < kPoints; ++p) {
+      const float* up = s.u + int64_t(p) * l.cin * kNr;
+      for (int r0 = 0; r0 < tb; r0 += kMr) {
+        const VGroup vg = v_group(r0 / kMr, tb, l.cin);
+        gemm_table[std::min(kMr, tb - r0) - 1](s.v + p * v_p_stride + vg.base, vg.stride, up, cin_blocks,
+                                               s.m + int64_t(r0) * m_tile_stride + p * kNr, m_tile_stride);
+      }
+    }
+    output_transform(l, s.m, b.data, relu, dropout ? &*dropout : nullptr, y, pool_y, g, t0, tb);
+  }
+}
+
+}  // namespace
+
+bool conv3x3_wino_fwd_supports(const KernelCall& call) { return shape_ok(call); }
+
+size_t conv3x3_wino_fwd_work(const KernelCall& call) {
+  if (!shape_ok(call)) return conv3x3_fwd_work(call);
+  const Layout l = layout_of(call);
+  return size_t(l.groups) * l.blocks;
+}
+
+void conv3x3_wino_fwd_run(const KernelCall& call, size_t begin, size_t end) {
+  if (!shape_ok(call)) return conv3x3_fwd_run(call, begin, end);
+  run_items(call, begin, end);
+}
+
+}  // namespace unet::kernels::avx512
