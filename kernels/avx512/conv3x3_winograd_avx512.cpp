@@ -33,7 +33,7 @@
 
 #define UNET_AVX512_TIER_NS avx512
 #include "kernels/avx512/avx512_kernels.h"
-#include "kernels/avx512/dropout_avx512_simd.h"  // keep_threshold, mix64_epi64
+#include "kernels/avx512/dropout_avx512_simd.h"  // DropoutMask
 #include "kernels/kernel_call.h"
 #include "kernels/kernel_family.h"
 #include "kernels/tensor_arg.h"
@@ -244,52 +244,10 @@ void input_transform(const Layout& l, const TensorArg& x, int t0, int tb, int64_
   }
 }
 
-// The folded dropout on one output pixel vector: the mask of dropout_fwd (counter_rng.h) and
-// its arithmetic (x / (1 - rate) where kept), as DropoutMask::row computes it for a whole row;
-// here per pixel, since a tile covers 2 pixels of 2 rows. All 16 lanes are real (C_out is a
-// multiple of 32).
-class PixelDropout {
- public:
-  PixelDropout(const KernelCall& call, const TensorArg& y) : h_(y.h), w_(y.w) {
-    const StepScalars defaults{};
-    const StepScalars& st = call.step ? *call.step : defaults;
-    const float rate = st.evaluating ? 0.f : call.f[0];
-    keep_scale_ = _mm512_set1_ps(1.0f - rate);
-    threshold_ = _mm512_set1_epi64(static_cast<int64_t>(keep_threshold(rate)));
-    const uint64_t seed = static_cast<uint64_t>(static_cast<uint32_t>(call.i[kAttrSeedLo])) |
-                          (static_cast<uint64_t>(static_cast<uint32_t>(call.i[kAttrSeedHi])) << 32);
-    seed_step_ = mix64(seed ^ mix64(st.step));
-    image_base_ = st.image_base;
-    const uint64_t plane = static_cast<uint64_t>(h_) * w_;
-    alignas(64) uint64_t offsets[kBlock];
-    for (int lane = 0; lane < kBlock; ++lane) offsets[lane] = lane * plane;
-    off_lo_ = _mm512_load_si512(offsets);
-    off_hi_ = _mm512_load_si512(offsets + 8);
-  }
-  // The hash base of image n (of the call).
-  __m512i image(int n) const {
-    return _mm512_set1_epi64(static_cast<int64_t>(mix64(seed_step_ ^ (image_base_ + static_cast<uint64_t>(n)))));
-  }
-  __m512 apply(__m512i base, int cb, int y, int x, __m512 v) const {
-    const __m512i element = _mm512_set1_epi64(static_cast<int64_t>((static_cast<uint64_t>(cb) * kBlock * h_ + y) * w_ + x));
-    const __m512i h_lo = mix64_epi64(_mm512_xor_si512(base, _mm512_add_epi64(element, off_lo_)));
-    const __m512i h_hi = mix64_epi64(_mm512_xor_si512(base, _mm512_add_epi64(element, off_hi_)));
-    const __mmask8 keep_lo = _mm512_cmpge_epu64_mask(_mm512_srli_epi64(h_lo, 40), threshold_);
-    const __mmask8 keep_hi = _mm512_cmpge_epu64_mask(_mm512_srli_epi64(h_hi, 40), threshold_);
-    return _mm512_maskz_div_ps(static_cast<__mmask16>(keep_lo | (unsigned(keep_hi) << 8)), v, keep_scale_);
-  }
-
- private:
-  int h_, w_;
-  __m512 keep_scale_;
-  __m512i threshold_, off_lo_, off_hi_;
-  uint64_t seed_step_ = 0, image_base_ = 0;
-};
-
 // Output transform of tiles [t0, t0 + tb) of group g from M (+ bias, ReLU, the folded dropout
 // when `dropout`) into y, and the tile's maximum into pool_y when it is given.
 void output_transform(const Layout& l, const float* __restrict m, const float* bias, bool relu,
-                      const PixelDropout* dropout, const TensorArg& y, const TensorArg& pool_y, int g, int t0,
+                      const DropoutMask* dropout, const TensorArg& y, const TensorArg& pool_y, int g, int t0,
                       int tb) {
   const __m512 zero = _mm512_setzero_ps();
   for (int hb = 0; hb < 2; ++hb) {
@@ -316,9 +274,9 @@ void output_transform(const Layout& l, const float* __restrict m, const float* b
         for (auto& row : o)
           for (auto& val : row) val = _mm512_max_ps(val, zero);
       if (dropout) {
-        const __m512i base = dropout->image(tc.n);
+        const __m512i image = dropout->image_hash(tc.n);
         for (int r = 0; r < 2; ++r)
-          for (int c = 0; c < 2; ++c) o[r][c] = dropout->apply(base, ob, 2 * tc.ty + r, 2 * tc.tx + c, o[r][c]);
+          for (int c = 0; c < 2; ++c) o[r][c] = dropout->pixel(image, ob, 2 * tc.ty + r, 2 * tc.tx + c, o[r][c]);
       }
       float* yt = y.block(tc.n, ob) + (int64_t(2 * tc.ty) * l.w + 2 * tc.tx) * kBlock;
       _mm512_storeu_ps(yt, o[0][0]);
@@ -342,7 +300,7 @@ void run_items(const KernelCall& call, size_t begin, size_t end) {
   const int cin_blocks = l.cin / kBlock;
   const int64_t v_p_stride = int64_t(l.tb) * l.cin;
   constexpr int64_t m_tile_stride = kPoints * kNr;
-  std::optional<PixelDropout> dropout;
+  std::optional<DropoutMask> dropout;
   if (call.i[kAttrFoldedDropout]) dropout.emplace(call, y);
   Scratch s;  // uninitialised: every value read is written first
   int u_group = -1;

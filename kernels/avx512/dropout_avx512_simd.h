@@ -53,22 +53,28 @@ class DropoutMask {
     off_hi_ = _mm512_load_si512(offsets + 8);
   }
 
+  // The hash base of image n of the call (the global image index is image_base + n).
+  __m512i image_hash(int n) const {
+    const uint64_t image = image_base_ + static_cast<uint64_t>(n);
+    return _mm512_set1_epi64(static_cast<int64_t>(mix64(mix64(seed_ ^ mix64(step_)) ^ image)));
+  }
+
+  // v where kept, divided by 1 - rate, else 0: pixel (y, x) of channel block cb of the image
+  // whose image_hash is `image` (one pixel's 16 lanes; padding lanes as v's).
+  __m512 pixel(__m512i image, int cb, int y, int x, __m512 v) const {
+    return _mm512_maskz_div_ps(keep(image, element_of(cb, y, x)), v, keep_scale_);
+  }
+
   // dst (+)= keep ? src / (1 - rate) : 0 over row y of channel block cb of image n (src and dst
   // point at the row's first pixel; dst may be src). relu (nullptr: none): the folded ReLU
   // backward zeroes the lanes where it is <= 0.
   void row(int n, int cb, int y, const float* src, float* dst, const float* relu, bool accumulate) const {
     const __mmask16 lanes = real_lanes(cb, c_);
-    const uint64_t image = image_base_ + static_cast<uint64_t>(n);
-    const __m512i base = _mm512_set1_epi64(static_cast<int64_t>(mix64(mix64(seed_ ^ mix64(step_)) ^ image)));
-    __m512i element = _mm512_set1_epi64(static_cast<int64_t>((static_cast<uint64_t>(cb) * kBlock * h_ + y) * w_));
+    const __m512i base = image_hash(n);
+    __m512i element = element_of(cb, y, 0);
     const __m512i one = _mm512_set1_epi64(1);
     for (int x = 0; x < w_; ++x, element = _mm512_add_epi64(element, one)) {
-      const __m512i h_lo = mix64_epi64(_mm512_xor_si512(base, _mm512_add_epi64(element, off_lo_)));
-      const __m512i h_hi = mix64_epi64(_mm512_xor_si512(base, _mm512_add_epi64(element, off_hi_)));
-      const __mmask8 keep_lo = _mm512_cmpge_epu64_mask(_mm512_srli_epi64(h_lo, 40), threshold_);
-      const __mmask8 keep_hi = _mm512_cmpge_epu64_mask(_mm512_srli_epi64(h_hi, 40), threshold_);
-      const __mmask16 keep = static_cast<__mmask16>((keep_lo | (unsigned(keep_hi) << 8)) & lanes);
-      const __m512 value = _mm512_maskz_div_ps(keep, _mm512_loadu_ps(src + x * kBlock), keep_scale_);
+      const __m512 value = _mm512_maskz_div_ps(keep(base, element) & lanes, _mm512_loadu_ps(src + x * kBlock), keep_scale_);
       float* d = dst + x * kBlock;
       const __mmask16 live = relu ? relu_live(0xFFFF, relu + x * kBlock) : __mmask16(0xFFFF);
       if (accumulate) {
@@ -81,6 +87,19 @@ class DropoutMask {
   }
 
  private:
+  // The element index of lane 0 of pixel (y, x) of channel block cb, on all 8 lanes.
+  __m512i element_of(int cb, int y, int x) const {
+    return _mm512_set1_epi64(static_cast<int64_t>((static_cast<uint64_t>(cb) * kBlock * h_ + y) * w_ + x));
+  }
+  // The lanes of one pixel that are kept (element: its lane 0's index).
+  __mmask16 keep(__m512i image, __m512i element) const {
+    const __m512i h_lo = mix64_epi64(_mm512_xor_si512(image, _mm512_add_epi64(element, off_lo_)));
+    const __m512i h_hi = mix64_epi64(_mm512_xor_si512(image, _mm512_add_epi64(element, off_hi_)));
+    const __mmask8 keep_lo = _mm512_cmpge_epu64_mask(_mm512_srli_epi64(h_lo, 40), threshold_);
+    const __mmask8 keep_hi = _mm512_cmpge_epu64_mask(_mm512_srli_epi64(h_hi, 40), threshold_);
+    return static_cast<__mmask16>(keep_lo | (unsigned(keep_hi) << 8));
+  }
+
   int c_, h_, w_;
   __m512 keep_scale_;
   __m512i threshold_, off_lo_, off_hi_;
