@@ -9,7 +9,10 @@
 #include <tbb/task_arena.h>
 #include <tbb/task_scheduler_observer.h>
 
+#include "kernels/kernel_call.h"
+
 #include <algorithm>
+#include <cstddef>
 #include <atomic>
 #include <thread>
 
@@ -69,8 +72,13 @@ class CorePinner : public tbb::task_scheduler_observer {
 
 }  // namespace
 
+// Worker stacks with room for a kernel's scratch (kernels/kernel_call.h, kMaxKernelStackBytes)
+// over the TBB and executor frames beneath it, whatever TBB's default.
+constexpr size_t kWorkerStackBytes = 8 * kernels::kMaxKernelStackBytes;
+
 struct ThreadPool::Impl {
   int threads;
+  tbb::global_control stack{tbb::global_control::thread_stack_size, kWorkerStackBytes};  // before the arena's workers
   tbb::task_arena arena;
   std::unique_ptr<CorePinner> pinner;
   std::unique_ptr<DenormalFlusher> flusher;
