@@ -5,8 +5,12 @@
 // output is checked against the scalar reference kernel first. The registry kernel grown from
 // it (conv2d_fwd_f32_3x3_wino2x2_oc32_avx512, weight transform inside the call) runs
 // alongside on the layers it supports.
+// --bwd-data times the registry's Winograd backward-data kernel
+// (conv2d_bwd_data_f32_3x3_wino2x2_ic32_avx512) against the direct one instead, on the UNet's
+// backward-data layers as the trainer runs them (relu_y folded, dx overwritten), each checked
+// against the scalar reference first.
 //
-//   bench_winograd_f23 [--reps N] [--tb TILES] [--sweep] [--phases] [--layer I]
+//   bench_winograd_f23 [--reps N] [--tb TILES] [--sweep] [--phases] [--layer I] [--bwd-data]
 //     --tb: tiles per fused block (default: winograd_f23_avx512's choice)
 //     --sweep: time a range of tile blocks per layer (for tuning the default)
 //     --phases: the share of input transform, GEMMs and output transform in one more run
@@ -92,6 +96,7 @@ struct Options {
   bool sweep = false;
   bool phases = false;
   int layer = -1;
+  bool bwd_data = false;
 };
 
 void run_layer(const Layer& l, double peak, const Options& opt) {
@@ -208,6 +213,81 @@ void run_layer(const Layer& l, double peak, const Options& opt) {
   }
 }
 
+// Backward-data layers: (dy channels, dx channels, size), the UNet's 3x3 convs whose dx is
+// computed, at their channel counts, where the Winograd kernel takes them (dy <= 128).
+struct BwdDataLayer {
+  int dy_c, dx_c, hw;
+};
+constexpr BwdDataLayer kBwdDataLayers[] = {{32, 32, 128}, {32, 64, 128},  {64, 32, 64},  {64, 64, 64},
+                                           {64, 128, 64}, {128, 64, 32}, {128, 128, 32}, {128, 256, 32}};
+constexpr const char* kDirectBwdDataName = "conv2d_bwd_data_f32_3x3_ic32w12_avx512";
+constexpr const char* kRegistryBwdDataName = "conv2d_bwd_data_f32_3x3_wino2x2_ic32_avx512";
+double g_sum_bwd_direct = 0, g_sum_bwd_wino = 0;
+
+void run_bwd_data_layer(const BwdDataLayer& l, const Options& opt) {
+  kt::Shape s;
+  s.n = kBatch;
+  s.c = l.dx_c;
+  s.c_out = l.dy_c;
+  s.h = s.w = l.hw;
+  s.relu_mask = true;
+  kt::Fixture fx(Family::conv2d_bwd_data, s);
+  KernelCall ref_call = fx.call();
+  const KernelInfo* ref = unet::kernels::reference_kernel(Family::conv2d_bwd_data);
+  ref->run(ref_call, 0, ref->work(ref_call));
+  const kt::OwnedTensor& expected = fx.tensor(2);
+
+  // Aligned copies of dy, w, relu_y, and a dx of its own for each kernel.
+  KernelCall call = fx.call();
+  Buffer owned[4];
+  for (int r : {0, 1, 3}) {
+    const auto& t = fx.tensor(r);
+    owned[r] = aligned_floats(t.storage.size());
+    std::memcpy(owned[r].get(), t.storage.data(), t.storage.size() * sizeof(float));
+    call.t[r].data = owned[r].get();
+  }
+  const size_t dx_floats = expected.storage.size();
+  const KernelInfo* direct = unet::kernels::find_kernel(kDirectBwdDataName);
+  const KernelInfo* wino = unet::kernels::find_kernel(kRegistryBwdDataName);
+  if (!wino || !wino->supports(call)) {
+    std::printf("%4d %4d %4d  (declined by %s)\n", l.dy_c, l.dx_c, l.hw, kRegistryBwdDataName);
+    return;
+  }
+  KernelCall direct_call = call, wino_call = call;
+  Buffer direct_dx = aligned_floats(dx_floats), wino_dx = aligned_floats(dx_floats);
+  direct_call.t[2].data = direct_dx.get();
+  wino_call.t[2].data = wino_dx.get();
+  const size_t direct_work = direct->work(direct_call), wino_work = wino->work(wino_call);
+  direct->run(direct_call, 0, direct_work);
+  wino->run(wino_call, 0, wino_work);
+  const double direct_err = max_rel_error(expected, direct_dx.get());
+  const double wino_err = max_rel_error(expected, wino_dx.get());
+
+  double best_direct = 1e30, best_wino = 1e30;
+  for (int rep = 0; rep < opt.reps; ++rep) {  // alternate, so both see the same machine
+    best_direct = std::min(best_direct, seconds_of([&] { direct->run(direct_call, 0, direct_work); }));
+    best_wino = std::min(best_wino, seconds_of([&] { wino->run(wino_call, 0, wino_work); }));
+  }
+  g_sum_bwd_direct += best_direct;
+  g_sum_bwd_wino += best_wino;
+  std::printf("%4d %4d %4d | %8.3f %8.3f | %6.2fx | %.1e %.1e\n", l.dy_c, l.dx_c, l.hw, best_direct * 1e3,
+              best_wino * 1e3, best_direct / best_wino, wino_err, direct_err);
+  std::fflush(stdout);
+}
+
+int run_bwd_data(const Options& opt) {
+  std::printf("backward-data, relu_y folded, dx overwritten; batch %d, one thread, best of %d (thread CPU "
+              "time)\ndirect: %s; wino: %s (weight transform included)\n",
+              kBatch, opt.reps, kDirectBwdDataName, kRegistryBwdDataName);
+  std::printf("dy_c dx_c   hw | direct   wino     | speedup | wino err direct err\n");
+  for (int i = 0; i < int(std::size(kBwdDataLayers)); ++i)
+    if (opt.layer < 0 || opt.layer == i) run_bwd_data_layer(kBwdDataLayers[i], opt);
+  if (g_sum_bwd_wino > 0)
+    std::printf("total          | %8.3f %8.3f | %6.2fx\n", g_sum_bwd_direct * 1e3, g_sum_bwd_wino * 1e3,
+                g_sum_bwd_direct / g_sum_bwd_wino);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -219,8 +299,10 @@ int main(int argc, char** argv) {
     else if (arg == "--layer" && a + 1 < argc) opt.layer = std::atoi(argv[++a]);
     else if (arg == "--sweep") opt.sweep = true;
     else if (arg == "--phases") opt.phases = true;
+    else if (arg == "--bwd-data") opt.bwd_data = true;
     else {
-      std::fprintf(stderr, "usage: %s [--reps N] [--tb TILES] [--sweep] [--phases] [--layer I]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--reps N] [--tb TILES] [--sweep] [--phases] [--layer I] [--bwd-data]\n",
+                   argv[0]);
       return 2;
     }
   }
@@ -229,6 +311,7 @@ int main(int argc, char** argv) {
                  unet::kernels::missing_features(unet::kernels::Tier::avx512).c_str());
     return 1;
   }
+  if (opt.bwd_data) return run_bwd_data(opt);
   const double peak = unet::bench::measure_fma_peak_flops();
   std::printf("fp32 FMA peak, 1 thread: %.1f GFLOP/s; direct kernel: %s; batch %d, one thread, "
               "best of %d (thread CPU time)\n",

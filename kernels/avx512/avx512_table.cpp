@@ -18,11 +18,15 @@ namespace {
 
 const KernelInfo kTable[] = {
     UNET_AVX512_TIER_ENTRIES(avx512, Tier::avx512, "avx512"),
-    // Winograd F(2x2,3x3), where it is faster than the direct kernel (see its supports()):
-    // it takes the folded pool (a 2x2 output tile is one pool window) and dropout.
+    // Winograd F(2x2,3x3), where it is faster than the direct kernels (see their supports()):
+    // the forward takes the folded pool (a 2x2 output tile is one pool window) and dropout,
+    // the backward-data the folded ReLU backward.
     KernelInfo{"conv2d_fwd_f32_3x3_wino2x2_oc32_avx512", Family::conv2d_fwd, Tier::avx512, 20,
                avx512::conv3x3_wino_fwd_work, avx512::conv3x3_wino_fwd_run, avx512::conv3x3_wino_fwd_supports,
                false, true, true},
+    KernelInfo{"conv2d_bwd_data_f32_3x3_wino2x2_ic32_avx512", Family::conv2d_bwd_data, Tier::avx512, 20,
+               avx512::conv3x3_wino_bwd_data_work, avx512::conv3x3_wino_bwd_data_run,
+               avx512::conv3x3_wino_bwd_data_supports, true},
     UNET_AVX512_TIER_ENTRIES(avx512f, Tier::avx512f, "avx512f"),
 };
 

@@ -1,9 +1,16 @@
-// Winograd F(2x2,3x3) forward 3x3 convolution (stride 1, padding 1, "same" output, bias, ReLU
-// or none, optional folded dropout and 2x2 max-pool) on nChw16c with OIhw16i16o weights,
-// avx512 tier.
+// Winograd F(2x2,3x3) 3x3 convolutions (stride 1, padding 1, "same" output) on nChw16c with
+// OIhw16i16o weights, avx512 tier:
+//   forward        y = bias + conv(x, w), ReLU or none, optional folded dropout and 2x2 max-pool;
+//   backward-data  dx (+)= conv^T(dy, w), optional folded ReLU backward (relu_y).
+// Backward-data of a "same" 3x3 stride-1 conv is itself a "same" 3x3 conv of dy with the
+// flipped, transposed weights w'[i][o][ky][kx] = w[o][i][2-ky][2-kx], so both kernels run one
+// pipeline: they differ only in the weights they transform (run_items' transform_weights
+// loader) and in what they do with each 2x2 output tile (the epilogue).
 // Grown from the prototype in bench/winograd_f23 (measured there 1.13-1.61x over the direct
 // kernel on 32-128 channel layers, one thread).
 //
+// Below, "input" is the tensor the input transform reads (x; dy) and "output" the one the
+// output transform writes (y; dx); C_in and C_out are their channel counts.
 // Items: (output-channel group of 32, block of kTilesPerItem 2x2 output tiles), group outermost.
 // A range of items transforms the weights U = G g G^T of each group it touches once, into a
 // buffer on its stack: the weights change every training step, so U cannot be kept, and the
@@ -14,14 +21,15 @@
 //        V[point][tiles/14 groups][C_in/16][rows <= 14][16]
 //   2. 16 GEMMs, one per Winograd point:  M_p[tile][32] = V_p[tile][C_in] . U_p[C_in][32]
 //        M[tile][point][32]
-//   3. output transform  y = A^T M A + bias, ReLU, a folded dropout, into y (and the 2x2 max of
-//      each tile into pool_y: a tile is exactly one window of the folded pool).
+//   3. output transform  A^T M A, then the epilogue: forward + bias, ReLU, a folded dropout,
+//      into y (and the 2x2 max of each tile into pool_y: a tile is exactly one window of the
+//      folded pool); backward-data + dx when accumulating, the ReLU mask, into dx.
 // The input transform is redone for every output group (C_out / 32 times): at 128 output
 // channels that is 4 transforms of each tile's input; it is the price of a U small enough for
 // the stack (16 C_in 32 floats, 256 KB at C_in 128) and of items that split across threads.
 //
-// Shapes outside supports() go to the direct kernel, so work() and run() serve every
-// conv2d_fwd call.
+// Shapes outside supports() go to the direct kernels, so work() and run() serve every
+// conv2d_fwd and conv2d_bwd_data call.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -34,6 +42,7 @@
 #define UNET_AVX512_TIER_NS avx512
 #include "kernels/avx512/avx512_kernels.h"
 #include "kernels/avx512/dropout_avx512_simd.h"  // DropoutMask
+#include "kernels/avx512/eltwise_avx512_simd.h"  // relu_live
 #include "kernels/kernel_call.h"
 #include "kernels/kernel_family.h"
 #include "kernels/tensor_arg.h"
@@ -62,54 +71,64 @@ struct Scratch {
   alignas(64) float m[kPoints * kTilesPerItem * kNr];
 };
 
-bool shape_ok(const KernelCall& call) {
+// 3x3, stride 1, padding 1, input and output of the same even size, channel counts in range.
+bool same_3x3_ok(const TensorArg& in, const TensorArg& w, const TensorArg& out, const KernelCall& call) {
+  return w.h == 3 && w.w == 3 && call.i[kAttrStride] == 1 && call.i[kAttrPadTop] == 1 &&
+         call.i[kAttrPadLeft] == 1 && in.n == out.n && in.h == out.h && in.w == out.w && in.h > 0 &&
+         in.w > 0 && in.h % 2 == 0 && in.w % 2 == 0 && in.c % kBlock == 0 && in.c >= kBlock &&
+         in.c <= kMaxCin && out.c % kNr == 0 && out.c >= kNr && out.c <= kMaxCout;
+}
+
+bool fwd_shape_ok(const KernelCall& call) {
   const TensorArg &x = call.t[0], &w = call.t[1], &y = call.t[3];
   const auto act = static_cast<Activation>(call.i[kAttrActivation]);
-  return w.h == 3 && w.w == 3 && call.i[kAttrStride] == 1 && call.i[kAttrPadTop] == 1 &&
-         call.i[kAttrPadLeft] == 1 && x.n == y.n && x.h == y.h && x.w == y.w && x.h > 0 && x.w > 0 &&
-         x.h % 2 == 0 && x.w % 2 == 0 && w.c == x.c && w.n == y.c && x.c % kBlock == 0 && x.c >= kBlock &&
-         x.c <= kMaxCin && y.c % kNr == 0 && y.c >= kNr && y.c <= kMaxCout &&
+  return same_3x3_ok(x, w, y, call) && w.c == x.c && w.n == y.c &&
          (act == Activation::none || act == Activation::relu);
 }
 
+// The forward conv's weights are [C_out = dy.c][C_in = dx.c].
+bool bwd_data_shape_ok(const KernelCall& call) {
+  const TensorArg &dy = call.t[0], &w = call.t[1], &dx = call.t[2];
+  const int acc = call.i[kAttrAccumulate];
+  return same_3x3_ok(dy, w, dx, call) && w.n == dy.c && w.c == dx.c && (acc == 0 || acc == 1);
+}
+
 struct Layout {
-  int cin, cout, h, w;
+  int cin, cout, h, w;  // channels of the input and output tensors (see the top); output size
   int tiles_w, tiles_per_image, tiles;
   int tb;      // tiles per item
   int blocks;  // items per output group
   int groups;  // output groups
 };
 
-Layout layout_of(const KernelCall& call) {
-  const TensorArg &x = call.t[0], &y = call.t[3];
+Layout layout_of(const TensorArg& in, const TensorArg& out) {
   Layout l{};
-  l.cin = x.c;
-  l.cout = y.c;
-  l.h = y.h;
-  l.w = y.w;
-  l.tiles_w = y.w / 2;
-  l.tiles_per_image = l.tiles_w * (y.h / 2);
-  l.tiles = y.n * l.tiles_per_image;
+  l.cin = in.c;
+  l.cout = out.c;
+  l.h = out.h;
+  l.w = out.w;
+  l.tiles_w = out.w / 2;
+  l.tiles_per_image = l.tiles_w * (out.h / 2);
+  l.tiles = out.n * l.tiles_per_image;
   l.tb = kTilesPerItem;
   l.blocks = (l.tiles + l.tb - 1) / l.tb;
-  l.groups = y.c / kNr;
+  l.groups = out.c / kNr;
   return l;
 }
 
 // ---------------------------------------------------------------------------------------------
-// Weight transform of output group g: U[point][C_in][32] from OIhw16i16o. A weight vector of
-// one (input channel, tap) holds 16 output channels: 9 loads, the transform on 16 outputs at
-// once, 16 stores.
-void transform_weights(const TensorArg& w, int cin, int g, float* __restrict u) {
-  const int cib = cin / kBlock;
+// Weight transform of output group g: U[point][C_in][32]. load_taps(ob, i, k) fills k[ky][kx]
+// with the 3x3 kernel from input channel i to the 16 output channels of block ob, one vector a
+// tap: 9 loads, the transform on 16 outputs at once, 16 stores.
+template <typename LoadTaps>
+void transform_weights(LoadTaps&& load_taps, int cin, int g, float* __restrict u) {
   const __m512 half = _mm512_set1_ps(0.5f);
   const int64_t p_stride = int64_t(cin) * kNr;
   for (int hb = 0; hb < 2; ++hb) {
     const int ob = 2 * g + hb;
     for (int i = 0; i < cin; ++i) {
-      const float* wi = w.data + (int64_t(ob) * cib + i / kBlock) * 9 * 256 + (i % kBlock) * kBlock;
       __m512 k[3][3];
-      for (int t = 0; t < 9; ++t) k[t / 3][t % 3] = _mm512_loadu_ps(wi + t * 256);
+      load_taps(ob, i, k);
       // G k, G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]: rows.
       __m512 a[4][3];
       for (int c = 0; c < 3; ++c) {
@@ -131,6 +150,32 @@ void transform_weights(const TensorArg& w, int cin, int g, float* __restrict u) 
     }
   }
 }
+
+// Forward: the 16 output channels of a (input channel, tap) are one contiguous vector of
+// OIhw16i16o.
+struct ForwardTaps {
+  const float* w;
+  int cib;  // input channel blocks of w
+  void operator()(int ob, int i, __m512 (&k)[3][3]) const {
+    const float* wi = w + (int64_t(ob) * cib + i / kBlock) * 9 * 256 + (i % kBlock) * kBlock;
+    for (int t = 0; t < 9; ++t) k[t / 3][t % 3] = _mm512_loadu_ps(wi + t * 256);
+  }
+};
+
+// Backward-data: "input" channel o is a dy channel (the forward's output), "output" block ob
+// 16 dx channels (the forward's input), and the kernel is flipped, w'[ky][kx] = w[2-ky][2-kx].
+// Those 16 dx channels of one (o, tap) lie 16 floats apart in OIhw16i16o: a gather. Its cost
+// is C_in x 2 x 9 gathers a group, against C_in x 32 x 16 x tiles FMAs.
+struct BackwardDataTaps {
+  const float* w;
+  int cib;  // input channel blocks of w (dx's)
+  void operator()(int ob, int o, __m512 (&k)[3][3]) const {
+    const __m512i lane_stride =
+        _mm512_set_epi32(240, 224, 208, 192, 176, 160, 144, 128, 112, 96, 80, 64, 48, 32, 16, 0);
+    const float* wo = w + (int64_t(o / kBlock) * cib + ob) * 9 * 256 + o % kBlock;
+    for (int t = 0; t < 9; ++t) k[t / 3][t % 3] = _mm512_i32gather_ps(lane_stride, wo + (8 - t) * 256, 4);
+  }
+};
 
 // ---------------------------------------------------------------------------------------------
 // GEMM register tile: R tiles x 32 output channels over all input channels of one point.
@@ -244,15 +289,13 @@ void input_transform(const Layout& l, const TensorArg& x, int t0, int tb, int64_
   }
 }
 
-// Output transform of tiles [t0, t0 + tb) of group g from M (+ bias, ReLU, the folded dropout
-// when `dropout`) into y, and the tile's maximum into pool_y when it is given.
-void output_transform(const Layout& l, const float* __restrict m, const float* bias, bool relu,
-                      const DropoutMask* dropout, const TensorArg& y, const TensorArg& pool_y, int g, int t0,
-                      int tb) {
-  const __m512 zero = _mm512_setzero_ps();
+// Output transform of tiles [t0, t0 + tb) of group g from M: each tile's 2x2 outputs of one
+// channel block go to epilogue.tile(tc, ob, o), after epilogue.start_block(ob).
+template <typename Epilogue>
+void output_transform(const Layout& l, const float* __restrict m, Epilogue& epilogue, int g, int t0, int tb) {
   for (int hb = 0; hb < 2; ++hb) {
     const int ob = 2 * g + hb;
-    const __m512 b = bias ? _mm512_loadu_ps(bias + ob * kBlock) : zero;
+    epilogue.start_block(ob);
     TileCoord tc = tile_coord(l, t0);
     for (int i = 0; i < tb; ++i, tc.advance(l)) {
       const float* mt = m + int64_t(i) * kPoints * kNr + hb * kBlock;
@@ -264,44 +307,88 @@ void output_transform(const Layout& l, const float* __restrict m, const float* b
         r0[j] = _mm512_add_ps(_mm512_add_ps(q[0][j], q[1][j]), q[2][j]);
         r1[j] = _mm512_sub_ps(_mm512_sub_ps(q[1][j], q[2][j]), q[3][j]);
       }
-      // (A^T q) A: columns, + bias.
+      // (A^T q) A: columns.
       __m512 o[2][2];
-      o[0][0] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(r0[0], r0[1]), r0[2]), b);
-      o[0][1] = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(r0[1], r0[2]), r0[3]), b);
-      o[1][0] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(r1[0], r1[1]), r1[2]), b);
-      o[1][1] = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(r1[1], r1[2]), r1[3]), b);
-      if (relu)
-        for (auto& row : o)
-          for (auto& val : row) val = _mm512_max_ps(val, zero);
-      if (dropout) {
-        const __m512i image = dropout->image_hash(tc.n);
-        for (int r = 0; r < 2; ++r)
-          for (int c = 0; c < 2; ++c) o[r][c] = dropout->pixel(image, ob, 2 * tc.ty + r, 2 * tc.tx + c, o[r][c]);
-      }
-      float* yt = y.block(tc.n, ob) + (int64_t(2 * tc.ty) * l.w + 2 * tc.tx) * kBlock;
-      _mm512_storeu_ps(yt, o[0][0]);
-      _mm512_storeu_ps(yt + kBlock, o[0][1]);
-      _mm512_storeu_ps(yt + int64_t(l.w) * kBlock, o[1][0]);
-      _mm512_storeu_ps(yt + int64_t(l.w + 1) * kBlock, o[1][1]);
-      if (pool_y.data) {
-        const __m512 top = _mm512_max_ps(o[0][0], o[0][1]), bottom = _mm512_max_ps(o[1][0], o[1][1]);
-        _mm512_storeu_ps(pool_y.block(tc.n, ob) + (int64_t(tc.ty) * pool_y.w + tc.tx) * kBlock,
-                         _mm512_max_ps(top, bottom));
-      }
+      o[0][0] = _mm512_add_ps(_mm512_add_ps(r0[0], r0[1]), r0[2]);
+      o[0][1] = _mm512_sub_ps(_mm512_sub_ps(r0[1], r0[2]), r0[3]);
+      o[1][0] = _mm512_add_ps(_mm512_add_ps(r1[0], r1[1]), r1[2]);
+      o[1][1] = _mm512_sub_ps(_mm512_sub_ps(r1[1], r1[2]), r1[3]);
+      epilogue.tile(tc, ob, o);
     }
   }
 }
 
-void run_items(const KernelCall& call, size_t begin, size_t end) {
-  const TensorArg &x = call.t[0], &w = call.t[1], &b = call.t[2], &y = call.t[3];
-  const TensorArg& pool_y = call.t[pool_epilogue_slot(Family::conv2d_fwd)];
-  const bool relu = static_cast<Activation>(call.i[kAttrActivation]) == Activation::relu;
-  const Layout l = layout_of(call);
+// Offset of the top-left output of tile tc in a channel block of a w-pixel-wide image.
+int64_t tile_offset(const TileCoord& tc, int w) { return (int64_t(2 * tc.ty) * w + 2 * tc.tx) * kBlock; }
+
+// Forward: + bias, ReLU, the folded dropout when `dropout`, into y, and the tile's maximum
+// into pool_y when it is given.
+struct ForwardEpilogue {
+  const float* bias;
+  bool relu;
+  const DropoutMask* dropout;
+  const TensorArg& y;
+  const TensorArg& pool_y;
+  __m512 b;
+
+  void start_block(int ob) { b = bias ? _mm512_loadu_ps(bias + ob * kBlock) : _mm512_setzero_ps(); }
+  void tile(const TileCoord& tc, int ob, __m512 (&o)[2][2]) const {
+    const __m512 zero = _mm512_setzero_ps();
+    for (auto& row : o)
+      for (auto& val : row) val = _mm512_add_ps(val, b);
+    if (relu)
+      for (auto& row : o)
+        for (auto& val : row) val = _mm512_max_ps(val, zero);
+    if (dropout) {
+      const __m512i image = dropout->image_hash(tc.n);
+      for (int r = 0; r < 2; ++r)
+        for (int c = 0; c < 2; ++c) o[r][c] = dropout->pixel(image, ob, 2 * tc.ty + r, 2 * tc.tx + c, o[r][c]);
+    }
+    float* yt = y.block(tc.n, ob) + tile_offset(tc, y.w);
+    _mm512_storeu_ps(yt, o[0][0]);
+    _mm512_storeu_ps(yt + kBlock, o[0][1]);
+    _mm512_storeu_ps(yt + int64_t(y.w) * kBlock, o[1][0]);
+    _mm512_storeu_ps(yt + int64_t(y.w + 1) * kBlock, o[1][1]);
+    if (pool_y.data) {
+      const __m512 top = _mm512_max_ps(o[0][0], o[0][1]), bottom = _mm512_max_ps(o[1][0], o[1][1]);
+      _mm512_storeu_ps(pool_y.block(tc.n, ob) + (int64_t(tc.ty) * pool_y.w + tc.tx) * kBlock,
+                       _mm512_max_ps(top, bottom));
+    }
+  }
+};
+
+// Backward-data: + dx when accumulating, then the folded ReLU backward (relu_y > 0 ? dx : 0,
+// relu_y has its own image stride), into dx.
+struct BackwardDataEpilogue {
+  bool accumulate;
+  const TensorArg& dx;
+  const TensorArg& relu_y;
+
+  void start_block(int) {}
+  void tile(const TileCoord& tc, int ob, __m512 (&o)[2][2]) const {
+    float* dxt = dx.block(tc.n, ob) + tile_offset(tc, dx.w);
+    const int64_t at[2][2] = {{0, kBlock}, {int64_t(dx.w) * kBlock, int64_t(dx.w + 1) * kBlock}};
+    if (accumulate)
+      for (int r = 0; r < 2; ++r)
+        for (int c = 0; c < 2; ++c) o[r][c] = _mm512_add_ps(o[r][c], _mm512_loadu_ps(dxt + at[r][c]));
+    if (relu_y.data) {
+      const float* live = relu_y.block(tc.n, ob) + tile_offset(tc, dx.w);
+      for (int r = 0; r < 2; ++r)
+        for (int c = 0; c < 2; ++c) o[r][c] = _mm512_maskz_mov_ps(relu_live(0xFFFF, live + at[r][c]), o[r][c]);
+    }
+    for (int r = 0; r < 2; ++r)
+      for (int c = 0; c < 2; ++c) _mm512_storeu_ps(dxt + at[r][c], o[r][c]);
+  }
+};
+
+// Items [begin, end) of the pipeline: `in` the tensor the input transform reads, `load_taps`
+// the weights' loader (see transform_weights), `epilogue` the tile's last step.
+template <typename LoadTaps, typename Epilogue>
+void run_items(const Layout& l, const TensorArg& in, const LoadTaps& load_taps, Epilogue& epilogue, size_t begin,
+               size_t end) {
   const int cin_blocks = l.cin / kBlock;
   const int64_t v_p_stride = int64_t(l.tb) * l.cin;
   constexpr int64_t m_tile_stride = kPoints * kNr;
-  std::optional<DropoutMask> dropout;
-  if (call.i[kAttrFoldedDropout]) dropout.emplace(call, y);
   Scratch s;  // uninitialised: every value read is written first
   int u_group = -1;
   for (size_t item = begin; item < end; ++item) {
@@ -309,10 +396,10 @@ void run_items(const KernelCall& call, size_t begin, size_t end) {
     const int t0 = static_cast<int>(item % l.blocks) * l.tb;
     const int tb = std::min(l.tb, l.tiles - t0);
     if (g != u_group) {
-      transform_weights(w, l.cin, g, s.u);
+      transform_weights(load_taps, l.cin, g, s.u);
       u_group = g;
     }
-    input_transform(l, x, t0, tb, v_p_stride, s.v);
+    input_transform(l, in, t0, tb, v_p_stride, s.v);
     for (int p = 0; p < kPoints; ++p) {
       const float* up = s.u + int64_t(p) * l.cin * kNr;
       for (int r0 = 0; r0 < tb; r0 += kMr) {
@@ -321,23 +408,52 @@ void run_items(const KernelCall& call, size_t begin, size_t end) {
                                                s.m + int64_t(r0) * m_tile_stride + p * kNr, m_tile_stride);
       }
     }
-    output_transform(l, s.m, b.data, relu, dropout ? &*dropout : nullptr, y, pool_y, g, t0, tb);
+    output_transform(l, s.m, epilogue, g, t0, tb);
   }
+}
+
+void fwd_run_items(const KernelCall& call, size_t begin, size_t end) {
+  const TensorArg &x = call.t[0], &w = call.t[1], &b = call.t[2], &y = call.t[3];
+  const TensorArg& pool_y = call.t[pool_epilogue_slot(Family::conv2d_fwd)];
+  std::optional<DropoutMask> dropout;
+  if (call.i[kAttrFoldedDropout]) dropout.emplace(call, y);
+  ForwardEpilogue epilogue{b.data, static_cast<Activation>(call.i[kAttrActivation]) == Activation::relu,
+                           dropout ? &*dropout : nullptr, y, pool_y, _mm512_setzero_ps()};
+  run_items(layout_of(x, y), x, ForwardTaps{w.data, channel_blocks(w.c)}, epilogue, begin, end);
+}
+
+void bwd_data_run_items(const KernelCall& call, size_t begin, size_t end) {
+  const TensorArg &dy = call.t[0], &w = call.t[1], &dx = call.t[2];
+  BackwardDataEpilogue epilogue{call.i[kAttrAccumulate] != 0, dx, call.t[relu_mask_slot(Family::conv2d_bwd_data)]};
+  run_items(layout_of(dy, dx), dy, BackwardDataTaps{w.data, channel_blocks(w.c)}, epilogue, begin, end);
 }
 
 }  // namespace
 
-bool conv3x3_wino_fwd_supports(const KernelCall& call) { return shape_ok(call); }
+bool conv3x3_wino_fwd_supports(const KernelCall& call) { return fwd_shape_ok(call); }
 
 size_t conv3x3_wino_fwd_work(const KernelCall& call) {
-  if (!shape_ok(call)) return conv3x3_fwd_work(call);
-  const Layout l = layout_of(call);
+  if (!fwd_shape_ok(call)) return conv3x3_fwd_work(call);
+  const Layout l = layout_of(call.t[0], call.t[3]);
   return size_t(l.groups) * l.blocks;
 }
 
 void conv3x3_wino_fwd_run(const KernelCall& call, size_t begin, size_t end) {
-  if (!shape_ok(call)) return conv3x3_fwd_run(call, begin, end);
-  run_items(call, begin, end);
+  if (!fwd_shape_ok(call)) return conv3x3_fwd_run(call, begin, end);
+  fwd_run_items(call, begin, end);
+}
+
+bool conv3x3_wino_bwd_data_supports(const KernelCall& call) { return bwd_data_shape_ok(call); }
+
+size_t conv3x3_wino_bwd_data_work(const KernelCall& call) {
+  if (!bwd_data_shape_ok(call)) return conv3x3_bwd_data_work(call);
+  const Layout l = layout_of(call.t[0], call.t[2]);
+  return size_t(l.groups) * l.blocks;
+}
+
+void conv3x3_wino_bwd_data_run(const KernelCall& call, size_t begin, size_t end) {
+  if (!bwd_data_shape_ok(call)) return conv3x3_bwd_data_run(call, begin, end);
+  bwd_data_run_items(call, begin, end);
 }
 
 }  // namespace unet::kernels::avx512
