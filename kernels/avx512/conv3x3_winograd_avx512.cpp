@@ -290,9 +290,11 @@ void input_transform(const Layout& l, const TensorArg& x, int t0, int tb, int64_
 }
 
 // Output transform of tiles [t0, t0 + tb) of group g from M: each tile's 2x2 outputs of one
-// channel block go to epilogue.tile(tc, ob, o), after epilogue.start_block(ob).
+// channel block go to epilogue.tile(tc, ob, o), after epilogue.start_block(ob). The epilogue
+// is a copy whose address does not escape, so its fields stay in registers: the stores
+// (through __m512, which may alias anything) would otherwise reload them every tile.
 template <typename Epilogue>
-void output_transform(const Layout& l, const float* __restrict m, Epilogue& epilogue, int g, int t0, int tb) {
+void output_transform(const Layout& l, const float* __restrict m, Epilogue epilogue, int g, int t0, int tb) {
   for (int hb = 0; hb < 2; ++hb) {
     const int ob = 2 * g + hb;
     epilogue.start_block(ob);
@@ -327,8 +329,8 @@ struct ForwardEpilogue {
   const float* bias;
   bool relu;
   const DropoutMask* dropout;
-  const TensorArg& y;
-  const TensorArg& pool_y;
+  TensorArg y;
+  TensorArg pool_y;
   __m512 b;
 
   void start_block(int ob) { b = bias ? _mm512_loadu_ps(bias + ob * kBlock) : _mm512_setzero_ps(); }
@@ -361,8 +363,8 @@ struct ForwardEpilogue {
 // relu_y has its own image stride), into dx.
 struct BackwardDataEpilogue {
   bool accumulate;
-  const TensorArg& dx;
-  const TensorArg& relu_y;
+  TensorArg dx;
+  TensorArg relu_y;
 
   void start_block(int) {}
   void tile(const TileCoord& tc, int ob, __m512 (&o)[2][2]) const {
@@ -384,7 +386,7 @@ struct BackwardDataEpilogue {
 // Items [begin, end) of the pipeline: `in` the tensor the input transform reads, `load_taps`
 // the weights' loader (see transform_weights), `epilogue` the tile's last step.
 template <typename LoadTaps, typename Epilogue>
-void run_items(const Layout& l, const TensorArg& in, const LoadTaps& load_taps, Epilogue& epilogue, size_t begin,
+void run_items(const Layout& l, const TensorArg& in, const LoadTaps& load_taps, const Epilogue& epilogue, size_t begin,
                size_t end) {
   const int cin_blocks = l.cin / kBlock;
   const int64_t v_p_stride = int64_t(l.tb) * l.cin;
