@@ -24,7 +24,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <vector>
 
 #include "kernels/avx512/conv1x1_avx512_tiles.h"
 #include "kernels/avx512/eltwise_avx512_simd.h"
@@ -92,9 +91,20 @@ struct RangeItem {
   int group, n, p0, p1;
 };
 
+// Forward items: group innermost, so consecutive items read the same input pixels.
 RangeItem range_item(const RangeSplit& s, size_t item) {
   const int group = static_cast<int>(item % s.groups);
   const size_t rest = item / s.groups;
+  const int p0 = static_cast<int>(rest % s.ranges) * s.range_pixels;
+  return {group, static_cast<int>(rest / s.ranges), p0, std::min(s.pixels, p0 + s.range_pixels)};
+}
+
+// Backward-data items: group outermost, so a thread's contiguous range needs the transposed
+// weights of one group at a time (the next group's replace them, on the stack).
+RangeItem range_item_group_outer(const RangeSplit& s, size_t item) {
+  const size_t per_group = size_t(s.images) * s.ranges;
+  const int group = static_cast<int>(item / per_group);
+  const size_t rest = item % per_group;
   const int p0 = static_cast<int>(rest % s.ranges) * s.range_pixels;
   return {group, static_cast<int>(rest / s.ranges), p0, std::min(s.pixels, p0 + s.range_pixels)};
 }
@@ -485,33 +495,37 @@ void tconv2d_fwd_run(const KernelCall& call, size_t begin, size_t end) {
   for (size_t item = begin; item < end; ++item) fwd_item(call, s, item);
 }
 
-size_t tconv2d_bwd_data_work(const KernelCall& call) {
+// dy blocks whose transposed weights (one group's: 16 KB a dy block) fit a kernel's stack
+// budget with room to spare; wider dy goes to the reference kernel.
+constexpr int kMaxBwdDataDyBlocks = 32;
+static_assert(kMaxBwdDataDyBlocks * kTransposedBlockFloats * sizeof(float) <= kMaxKernelStackBytes / 2);
+
+bool bwd_data_fast(const KernelCall& call) {
   const TensorArg &dy = call.t[0], &w = call.t[1], &dx = call.t[2];
-  if (!is_2x2_stride2(call, dx, w, dy)) return ref::tconv2d_bwd_data_work(call);
+  return is_2x2_stride2(call, dx, w, dy) && channel_blocks(dy.c) <= kMaxBwdDataDyBlocks;
+}
+
+size_t tconv2d_bwd_data_work(const KernelCall& call) {
+  const TensorArg& dx = call.t[2];
+  if (!bwd_data_fast(call)) return ref::tconv2d_bwd_data_work(call);
   return range_split(dx, (channel_blocks(dx.c) + kBwdDataBlocks - 1) / kBwdDataBlocks).items();
 }
 
 void tconv2d_bwd_data_run(const KernelCall& call, size_t begin, size_t end) {
-  const TensorArg &dy = call.t[0], &w = call.t[1], &dx = call.t[2];
-  if (!is_2x2_stride2(call, dx, w, dy)) return ref::tconv2d_bwd_data_run(call, begin, end);
+  const TensorArg &w = call.t[1], &dx = call.t[2];
+  if (!bwd_data_fast(call)) return ref::tconv2d_bwd_data_run(call, begin, end);
   const int groups = (channel_blocks(dx.c) + kBwdDataBlocks - 1) / kBwdDataBlocks;
   const RangeSplit s = range_split(dx, groups);
   const bool accumulate = call.i[kAttrAccumulate] != 0;
-  // The transposed weights of the groups this run touches, each transposed once per run: the
-  // whole set is as large as w (2 MB for 512 -> 256 channels), too large for the stack, so a
-  // per-thread buffer that keeps its capacity across calls (as do the flags of which groups
-  // are done: after the first step, no call allocates).
-  const int64_t group_floats = static_cast<int64_t>(channel_blocks(dy.c)) * kTransposedBlockFloats;
-  thread_local std::vector<float> transposed;
-  thread_local std::vector<char> ready;
-  if (transposed.size() < size_t(group_floats) * groups) transposed.resize(size_t(group_floats) * groups);
-  ready.assign(size_t(groups), 0);
+  // The transposed weights of the group the items are in (group outermost), transposed when
+  // the range enters it: once per group and run.
+  alignas(64) float wt[kMaxBwdDataDyBlocks * kTransposedBlockFloats];
+  int current = -1;
   for (size_t item = begin; item < end; ++item) {
-    const RangeItem it = range_item(s, item);
-    float* wt = transposed.data() + it.group * group_floats;
-    if (!ready[it.group]) {
+    const RangeItem it = range_item_group_outer(s, item);
+    if (it.group != current) {
       transpose_group(w, it.group, wt);
-      ready[it.group] = 1;
+      current = it.group;
     }
     bwd_data_item(call, it, wt, accumulate);
   }
