@@ -7,6 +7,7 @@
 #include <tbb/parallel_for.h>
 #include <tbb/partitioner.h>
 #include <tbb/task_arena.h>
+#include <tbb/task_group.h>
 #include <tbb/task_scheduler_observer.h>
 
 #include "kernels/kernel_call.h"
@@ -14,6 +15,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <atomic>
+#include <chrono>
 #include <thread>
 
 namespace unet::runtime {
@@ -78,11 +80,33 @@ constexpr size_t kWorkerStackBytes = 8 * kernels::kMaxKernelStackBytes;
 
 struct ThreadPool::Impl {
   int threads;
+  int blocktime_ms;
   tbb::global_control stack{tbb::global_control::thread_stack_size, kWorkerStackBytes};  // before the arena's workers
   tbb::task_arena arena;
   std::unique_ptr<CorePinner> pinner;
   std::unique_ptr<DenormalFlusher> flusher;
-  explicit Impl(int n) : threads(n), arena(n) {}
+  // Blocktime: after each parallel_for, every worker runs a spin task until the next
+  // parallel_for starts (the epoch moves) or blocktime_ms pass, so the next op finds the
+  // workers awake, as KMP_BLOCKTIME keeps OpenMP's. TBB has no such setting of its own.
+  std::atomic<uint64_t> epoch{0};
+  tbb::task_group spinners;
+  Impl(int n, int blocktime) : threads(n), blocktime_ms(std::max(0, blocktime)), arena(n) {}
+
+  void keep_workers_awake() {
+    const uint64_t e = epoch.load(std::memory_order_relaxed);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(blocktime_ms);
+    arena.execute([&] {
+      for (int k = 1; k < threads; ++k)
+        spinners.run([this, e, deadline] {
+          while (epoch.load(std::memory_order_relaxed) == e && std::chrono::steady_clock::now() < deadline)
+            for (int spin = 0; spin < 64; ++spin) _mm_pause();
+        });
+    });
+  }
+  ~Impl() {
+    epoch.fetch_add(1);  // the spinners stop
+    arena.execute([&] { spinners.wait(); });
+  }
 };
 
 // TBB hands each task the floating-point settings its arena's context captured when the
@@ -90,7 +114,8 @@ struct ThreadPool::Impl {
 // in the creating thread before the arena exists.
 ThreadPool::ThreadPool(const ThreadOptions& options)
     : impl_((flush_denormals(),
-             std::make_unique<Impl>(options.num_threads > 0 ? options.num_threads : default_num_threads()))) {
+             std::make_unique<Impl>(options.num_threads > 0 ? options.num_threads : default_num_threads(),
+                                    options.blocktime_ms))) {
   impl_->arena.initialize();
   impl_->flusher = std::make_unique<DenormalFlusher>(impl_->arena);
   if (options.pin && impl_->threads > 1) impl_->pinner = std::make_unique<CorePinner>(impl_->arena);
@@ -108,6 +133,7 @@ void ThreadPool::parallel_for(size_t work, FunctionRef<void(size_t, size_t)> bod
     body(0, work);
     return;
   }
+  impl_->epoch.fetch_add(1, std::memory_order_relaxed);  // spinners of the last call give way
   impl_->arena.execute([&] {
     flush_denormals();
     tbb::parallel_for(tbb::blocked_range<size_t>(0, parts, 1),
@@ -117,6 +143,7 @@ void ThreadPool::parallel_for(size_t work, FunctionRef<void(size_t, size_t)> bod
                       },
                       tbb::static_partitioner());
   });
+  if (impl_->blocktime_ms > 0) impl_->keep_workers_awake();
 }
 
 }  // namespace unet::runtime

@@ -10,7 +10,7 @@ namespace unet::runtime {
 struct ThreadOptions {
   int num_threads = 0;  // 0: the seed's default, cores - 2 (at least 1)
   bool pin = true;      // bind each arena thread to its own core (hwloc)
-  int blocktime_ms = 0; // how long idle workers spin before sleeping (the seed's KMP_BLOCKTIME)
+  int blocktime_ms = 0; // how long idle workers spin after an op before TBB may let them sleep (the seed's KMP_BLOCKTIME)
 };
 
 int default_num_threads();  // cores - 2, at least 1

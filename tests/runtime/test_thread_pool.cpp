@@ -3,6 +3,8 @@
 #include <xmmintrin.h>
 
 #include <atomic>
+#include <ctime>
+#include <chrono>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -40,6 +42,38 @@ TEST(ThreadPool, EveryComputeThreadFlushesSubnormals) {
     });
   EXPECT_TRUE(all_flush);
   EXPECT_GE(threads.size(), 1u);
+}
+
+double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+// --blocktime: the workers spin after an op (they use CPU while the caller sleeps), give way
+// at once to the next op (every item still covered once), and stop when the pool goes (its
+// destruction does not wait for the blocktime).
+TEST(ThreadPool, BlocktimeKeepsWorkersSpinningBetweenOps) {
+  {
+    ThreadPool pool({2, false, 10'000});
+    for (int round = 0; round < 200; ++round) {
+      std::vector<std::atomic<int>> seen(37);
+      pool.parallel_for(seen.size(), [&](size_t b, size_t e) {
+        for (size_t k = b; k < e; ++k) seen[k]++;
+      });
+      for (auto& v : seen) ASSERT_EQ(v.load(), 1) << "round " << round;
+    }
+    const double cpu0 = process_cpu_seconds();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    // One worker spinning through the caller's 100 ms sleep; a loaded host may lend it less.
+    EXPECT_GT(process_cpu_seconds() - cpu0, 0.02);
+    const auto t0 = std::chrono::steady_clock::now();
+    {
+      ThreadPool other({2, false, 10'000});  // a pool that goes while its worker spins
+      other.parallel_for(4, [](size_t, size_t) {});
+    }
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 2.0);
+  }
 }
 
 }  // namespace

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   train->add_option("--numa_node", eo.numa_node, "prefer memory on this NUMA node");
   train->add_flag("--profile", profile, "print the time of every op, slowest first");
   train->add_flag("--no_pin", no_pin, "do not bind compute threads to cores");
+  train->add_option("--blocktime", eo.threads.blocktime_ms, "ms idle threads spin after an op")->check(CLI::NonNegativeNumber);
   CLI::App* peak = app.add_subcommand("peak", "measure the fp32 FMA peak of the compute threads together");
   ThreadOptions peak_threads;
   peak->add_option("--num_threads", peak_threads.num_threads, "compute threads (default: cores - 2)");

@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
   app.add_option("--num_threads", engine_opts.threads.num_threads, "compute threads (default: cores - 2)");
   app.add_option("--num_inter_threads", num_inter_threads, "threads beside the compute (data, network)")
       ->capture_default_str();
-  app.add_option("--blocktime", engine_opts.threads.blocktime_ms, "ms idle threads spin before sleeping")
+  app.add_option("--blocktime", engine_opts.threads.blocktime_ms, "ms idle threads spin after an op before sleeping")
       ->capture_default_str();
   app.add_option("--numa_node", engine_opts.numa_node, "prefer memory on this NUMA node (as numactl -p)");
   app.add_flag("--no_pin", no_pin, "do not bind compute threads to cores");
