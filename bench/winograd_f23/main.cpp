@@ -214,12 +214,14 @@ void run_layer(const Layer& l, double peak, const Options& opt) {
 }
 
 // Backward-data layers: (dy channels, dx channels, size), the UNet's 3x3 convs whose dx is
-// computed, at their channel counts, where the Winograd kernel takes them (dy <= 128).
+// computed, at their channel counts, where the Winograd kernel takes them (dy <= 256, dx <= 256):
+// the last two are conv4a's and conv4b's / conv6b's.
 struct BwdDataLayer {
   int dy_c, dx_c, hw;
 };
-constexpr BwdDataLayer kBwdDataLayers[] = {{32, 32, 128}, {32, 64, 128},  {64, 32, 64},  {64, 64, 64},
-                                           {64, 128, 64}, {128, 64, 32}, {128, 128, 32}, {128, 256, 32}};
+constexpr BwdDataLayer kBwdDataLayers[] = {{32, 32, 128}, {32, 64, 128},  {64, 32, 64},   {64, 64, 64},
+                                           {64, 128, 64}, {128, 64, 32}, {128, 128, 32}, {128, 256, 32},
+                                           {256, 128, 16}, {256, 256, 16}};
 constexpr const char* kDirectBwdDataName = "conv2d_bwd_data_f32_3x3_ic32w12_avx512";
 constexpr const char* kRegistryBwdDataName = "conv2d_bwd_data_f32_3x3_wino2x2_ic32_avx512";
 double g_sum_bwd_direct = 0, g_sum_bwd_wino = 0;

@@ -26,7 +26,7 @@
 //      folded pool); backward-data + dx when accumulating, the ReLU mask, into dx.
 // The input transform is redone for every output group (C_out / 32 times): at 128 output
 // channels that is 4 transforms of each tile's input; it is the price of a U small enough for
-// the stack (16 C_in 32 floats, 256 KB at C_in 128) and of items that split across threads.
+// the stack (16 C_in 32 floats, 512 KB at C_in 256) and of items that split across threads.
 //
 // Shapes outside supports() go to the direct kernels, so work() and run() serve every
 // conv2d_fwd and conv2d_bwd_data call.
@@ -57,19 +57,27 @@ namespace {
 constexpr int kNr = 32;      // output channels of a group (the GEMM's register tile width)
 constexpr int kMr = 14;      // tiles of the GEMM's register tile (28 accumulators)
 constexpr int kPoints = 16;  // 4x4 Winograd points of a tile
-constexpr int kMaxCin = 128;
+// C_in up to 256 takes in the UNet's 256-channel inputs (conv4b, conv6b, conv7a forward; dy of
+// conv4a and conv4b backward-data); 512 would put U alone at 1 MB, the stack's whole allowance.
+constexpr int kMaxCin = 256;
 constexpr int kMaxCout = 256;
-// Tiles per item: one register tile. One group's U (<= 256 KB) stays in L2 whatever the
+// Tiles per item: one register tile. One group's U (<= 512 KB) stays in L2 whatever the
 // block, so larger blocks would only spread the per-item overhead: 28 and 56 tiles measured
 // the same as 14 (within 3 %, bench_winograd_f23, 32-128 channels), and 14 keeps V small.
 constexpr int kTilesPerItem = kMr;
 
-// Stack per run(): U 256 KB, V 112 KB, M 28 KB at most (TBB worker stacks are 4 MB).
+// Scratch for C_in up to MaxCin: U 16 x MaxCin x 32, V 16 x 14 x MaxCin, M 16 x 14 x 32
+// floats. run() picks the smaller frame where C_in allows (396 KB at 128 against 764 KB at
+// 256), so the layers that fit keep the stack they had.
+template <int MaxCin>
 struct Scratch {
-  alignas(64) float u[kPoints * kMaxCin * kNr];
-  alignas(64) float v[kPoints * kTilesPerItem * kMaxCin];
+  alignas(64) float u[kPoints * MaxCin * kNr];
+  alignas(64) float v[kPoints * kTilesPerItem * MaxCin];
   alignas(64) float m[kPoints * kTilesPerItem * kNr];
 };
+constexpr int kSmallScratchCin = 128;
+// The contract's bound (kernel_call.h); the runtime's worker stacks are 8 times that.
+static_assert(sizeof(Scratch<kMaxCin>) <= kMaxKernelStackBytes, "Winograd scratch over the kernel stack allowance");
 
 // 3x3, stride 1, padding 1, input and output of the same even size, channel counts in range.
 bool same_3x3_ok(const TensorArg& in, const TensorArg& w, const TensorArg& out, const KernelCall& call) {
@@ -385,13 +393,13 @@ struct BackwardDataEpilogue {
 
 // Items [begin, end) of the pipeline: `in` the tensor the input transform reads, `load_taps`
 // the weights' loader (see transform_weights), `epilogue` the tile's last step.
-template <typename LoadTaps, typename Epilogue>
-void run_items(const Layout& l, const TensorArg& in, const LoadTaps& load_taps, const Epilogue& epilogue, size_t begin,
-               size_t end) {
+template <int MaxCin, typename LoadTaps, typename Epilogue>
+void run_items_in(const Layout& l, const TensorArg& in, const LoadTaps& load_taps, const Epilogue& epilogue,
+                  size_t begin, size_t end) {
   const int cin_blocks = l.cin / kBlock;
   const int64_t v_p_stride = int64_t(l.tb) * l.cin;
   constexpr int64_t m_tile_stride = kPoints * kNr;
-  Scratch s;  // uninitialised: every value read is written first
+  Scratch<MaxCin> s;  // uninitialised: every value read is written first
   int u_group = -1;
   for (size_t item = begin; item < end; ++item) {
     const int g = static_cast<int>(item / l.blocks);
@@ -412,6 +420,15 @@ void run_items(const Layout& l, const TensorArg& in, const LoadTaps& load_taps, 
     }
     output_transform(l, s.m, epilogue, g, t0, tb);
   }
+}
+
+template <typename LoadTaps, typename Epilogue>
+void run_items(const Layout& l, const TensorArg& in, const LoadTaps& load_taps, const Epilogue& epilogue, size_t begin,
+               size_t end) {
+  if (l.cin <= kSmallScratchCin)
+    run_items_in<kSmallScratchCin>(l, in, load_taps, epilogue, begin, end);
+  else
+    run_items_in<kMaxCin>(l, in, load_taps, epilogue, begin, end);
 }
 
 void fwd_run_items(const KernelCall& call, size_t begin, size_t end) {

@@ -122,9 +122,12 @@ class WinogradTest : public ::testing::Test {
 using WinogradFwd = WinogradTest;
 using WinogradBwdData = WinogradTest;
 
-// Channels at the edges of the range, ReLU or none, a folded pool.
+// Channels at the edges of the range, ReLU or none, a folded pool. 128 and 256 input
+// channels run on the two scratch sizes; 240 is a 256-channel frame part used.
 TEST_F(WinogradFwd, MatchesTheReferenceAcrossTheRange) {
-  expect_matches_across_sizes(kForward, {{16, 32}, {128, 32}, {48, 96}, {32, 256}, {128, 256}}, 1,
+  expect_matches_across_sizes(kForward,
+                              {{16, 32}, {128, 32}, {48, 96}, {32, 256}, {128, 256}, {144, 32}, {240, 64}, {256, 256}},
+                              1,
                               [](Shape& s, int cases, int) {
                                 s.act = (cases % 2) ? Activation::relu : Activation::none;
                                 s.pool = cases % 4 == 2;
@@ -160,7 +163,8 @@ TEST_F(WinogradFwd, DeclinesWhatTheDirectKernelKeeps) {
                   {{"sigmoid", [](Shape& s) { s.act = Activation::sigmoid; }},
                    {"input channels not a multiple of 16", [](Shape& s) { s.c = 20; }},
                    {"one input channel", [](Shape& s) { s.c = 1; }},
-                   {"input channels over 128", [](Shape& s) { s.c = 256; }},
+                   {"input channels over 256", [](Shape& s) { s.c = 272; }},
+                   {"512 input channels", [](Shape& s) { s.c = 512; }},
                    {"output channels not a multiple of 32", [](Shape& s) { s.c_out = 48; }},
                    {"16 output channels", [](Shape& s) { s.c_out = 16; }},
                    {"output channels over 256", [](Shape& s) { s.c_out = 512; }}});
@@ -191,14 +195,29 @@ TEST_F(WinogradFwd, FoldedDropoutMatchesTheReference) {
 // dy's.
 
 // Channels (dx, dy) at the edges of the range, each with every combination of accumulate
-// and relu_y.
+// and relu_y. 128 and 256 dy channels run on the two scratch sizes; 144 and 240 part-use them.
+// 256 into 256 (the UNet's conv4b) has a test of its own, on fewer sizes: the scalar reference
+// is slow there.
 TEST_F(WinogradBwdData, MatchesTheReferenceAcrossTheRange) {
   ASSERT_TRUE(kBwdData.info()->relu_mask);  // else compare_kernels would leave relu_y out
-  expect_matches_across_sizes(kBwdData, {{32, 16}, {32, 128}, {96, 48}, {256, 32}, {256, 128}}, 4,
+  expect_matches_across_sizes(kBwdData,
+                              {{32, 16}, {32, 128}, {96, 48}, {256, 32}, {256, 128}, {64, 144}, {32, 240}, {32, 256}},
+                              4,
                               [](Shape& s, int, int variant) {
                                 s.accumulate = variant & 1;
                                 s.relu_mask = variant & 2;
                               });
+}
+
+// The whole range at once, 256 dy channels into 256 dx: 8 groups of U at the largest K.
+TEST_F(WinogradBwdData, MatchesTheReferenceAtTheLargestChannels) {
+  for (int mode = 0; mode < 4; ++mode) {
+    Shape s = shape_of(mode < 2 ? 1 : 2, 256, 256, 6, 10);
+    s.accumulate = mode & 1;
+    s.relu_mask = mode & 2;
+    s.extra_blocks = mode == 1 ? 1 : 0;
+    expect_matches(kBwdData, s);
+  }
 }
 
 // A larger batch: items of one dx group span many images.
@@ -220,7 +239,8 @@ TEST_F(WinogradBwdData, DeclinesWhatTheDirectKernelKeeps) {
   expect_declines(kBwdData, shape_of(2, 32, 16, 8, 8),
                   {{"dy channels not a multiple of 16", [](Shape& s) { s.c_out = 20; }},
                    {"one dy channel", [](Shape& s) { s.c_out = 1; }},
-                   {"dy channels over 128", [](Shape& s) { s.c_out = 256; }},
+                   {"dy channels over 256", [](Shape& s) { s.c_out = 272; }},
+                   {"512 dy channels", [](Shape& s) { s.c_out = 512; }},
                    {"dx channels not a multiple of 32", [](Shape& s) { s.c = 48; }},
                    {"16 dx channels", [](Shape& s) { s.c = 16; }},
                    {"one dx channel", [](Shape& s) { s.c = 1; }},
