@@ -34,7 +34,7 @@ struct KernelCall {
 // contiguous range of them and may be called concurrently on disjoint ranges. A kernel
 // never allocates, never spawns a thread, and never reads a flag; its scratch lives on the
 // stack, at most kMaxKernelStackBytes a call (the runtime's threads have room for it).
-inline constexpr size_t kMaxKernelStackBytes = size_t{1} << 20;  // the Winograd kernels': ~400 KB
+inline constexpr size_t kMaxKernelStackBytes = size_t{1} << 20;  // the Winograd kernels use up to 764 KB
 
 using WorkFn = size_t (*)(const KernelCall&);
 using RunFn = void (*)(const KernelCall&, size_t begin, size_t end);
