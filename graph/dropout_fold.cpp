@@ -1,6 +1,5 @@
 #include "graph/dropout_fold.h"
 
-#include <algorithm>
 #include <vector>
 
 #include "graph/op_access.h"
@@ -13,22 +12,16 @@ namespace {
 
 using kernels::Family;
 
-bool touches(const std::vector<int32_t>& ids, int32_t tensor) {
-  return std::find(ids.begin(), ids.end(), tensor) != ids.end();
-}
-
-// The index in kept of the conv2d_fwd op whose epilogue can take this dropout, or -1.
-int folding_conv(const std::vector<plan::Op>& kept, const plan::Op& dropout) {
-  const int32_t x = dropout.tensors[0];
-  for (int k = static_cast<int>(kept.size()) - 1; k >= 0; --k) {
-    const plan::Op& op = kept[static_cast<size_t>(k)];
-    if (op.family == Family::conv2d_fwd && op.tensors[3] == x) {
-      const kernels::KernelInfo* info = kernels::find_kernel(op.kernel);
-      return info && info->dropout_epilogue && op.i[kernels::kAttrFoldedDropout] == 0 ? k : -1;
-    }
-    if (touches(op_access(op).writes, x)) return -1;  // x's last writer is not a conv
-  }
-  return -1;
+// The index in forward of the conv2d_fwd op whose epilogue can take the dropout at position
+// d: the last writer of its input, if that is a conv's y and its kernel applies dropouts; or -1.
+int folding_conv(const std::vector<plan::Op>& forward, size_t d) {
+  const int32_t x = forward[d].tensors[0];
+  const int k = last_writer(forward, d, x);
+  if (k < 0) return -1;
+  const plan::Op& conv = forward[static_cast<size_t>(k)];
+  if (conv.family != Family::conv2d_fwd || conv.tensors[3] != x) return -1;
+  const kernels::KernelInfo* info = kernels::find_kernel(conv.kernel);
+  return info && info->dropout_epilogue && conv.i[kernels::kAttrFoldedDropout] == 0 ? k : -1;
 }
 
 // Whether every op but the conv writing y and the dropout reading it reads y only as a ReLU's
@@ -37,9 +30,8 @@ bool read_only_as_relu_output(const plan::Plan& plan, const plan::Op* conv, cons
   for (const auto* list : {&plan.forward, &plan.backward, &plan.update})
     for (const plan::Op& op : *list) {
       if (&op == conv || &op == dropout) continue;
-      const OpAccess a = op_access(op);
-      if (touches(a.writes, y)) return false;
-      if (!touches(a.reads, y)) continue;
+      if (op_writes(op, y)) return false;
+      if (!op_reads(op, y)) continue;
       const int relu = kernels::relu_mask_slot(op.family);
       for (size_t s = 0; s < op.tensors.size(); ++s) {
         if (op.tensors[s] != y) continue;
@@ -70,9 +62,7 @@ int fold_dropouts(plan::Plan& plan) {
   for (size_t d = 0; d < plan.forward.size(); ++d) {
     const plan::Op& dropout = plan.forward[d];
     if (dropout.family != Family::dropout_fwd) continue;
-    // The ops before it, as the search wants them.
-    const std::vector<plan::Op> before(plan.forward.begin(), plan.forward.begin() + static_cast<long>(d));
-    const int k = folding_conv(before, dropout);
+    const int k = folding_conv(plan.forward, d);
     if (k < 0 || !read_only_as_relu_output(plan, &plan.forward[static_cast<size_t>(k)], &dropout, dropout.tensors[0]))
       continue;
     // The conv's output must own its memory and lend it to no view (a concat's slice): a view

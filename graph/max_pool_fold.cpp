@@ -1,6 +1,5 @@
 #include "graph/max_pool_fold.h"
 
-#include <algorithm>
 #include <vector>
 
 #include "graph/op_access.h"
@@ -10,25 +9,17 @@ namespace unet::graph {
 
 namespace {
 
-bool writes(const plan::Op& op, int32_t tensor) {
-  const OpAccess a = op_access(op);
-  return std::find(a.writes.begin(), a.writes.end(), tensor) != a.writes.end();
-}
-
-// The index in kept of the conv2d_fwd op that can take this pool as its epilogue, or -1.
+// The index in kept of the conv2d_fwd op that can take this pool as its epilogue: the last
+// writer of the pool's input, if that is a conv's y and its kernel honours pool_y; or -1.
 int folding_conv(const std::vector<plan::Op>& kept, const plan::Op& pool) {
-  using kernels::Family;
   const int32_t x = pool.tensors[0];
-  for (int k = static_cast<int>(kept.size()) - 1; k >= 0; --k) {
-    const plan::Op& op = kept[static_cast<size_t>(k)];
-    if (op.family == Family::conv2d_fwd && op.tensors[3] == x) {
-      const int slot = kernels::pool_epilogue_slot(op.family);
-      const kernels::KernelInfo* info = kernels::find_kernel(op.kernel);
-      return info && info->pool_epilogue && op.tensors[static_cast<size_t>(slot)] < 0 ? k : -1;
-    }
-    if (writes(op, x)) return -1;  // x's last writer is not a conv
-  }
-  return -1;
+  const int k = last_writer(kept, kept.size(), x);
+  if (k < 0) return -1;
+  const plan::Op& conv = kept[static_cast<size_t>(k)];
+  if (conv.family != kernels::Family::conv2d_fwd || conv.tensors[3] != x) return -1;
+  const kernels::KernelInfo* info = kernels::find_kernel(conv.kernel);
+  const int slot = kernels::pool_epilogue_slot(conv.family);
+  return info && info->pool_epilogue && conv.tensors[static_cast<size_t>(slot)] < 0 ? k : -1;
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "graph/op_access.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "plan/plan_validate.h"
@@ -18,6 +19,21 @@ OpAccess op_access(const plan::Op& op) {
     if (slots[s].access != plan::Access::read) a.writes.push_back(id);
   }
   return a;
+}
+
+namespace {
+bool holds(const std::vector<int32_t>& ids, int32_t tensor) {
+  return std::find(ids.begin(), ids.end(), tensor) != ids.end();
+}
+}  // namespace
+
+bool op_reads(const plan::Op& op, int32_t tensor) { return holds(op_access(op).reads, tensor); }
+bool op_writes(const plan::Op& op, int32_t tensor) { return holds(op_access(op).writes, tensor); }
+
+int last_writer(const std::vector<plan::Op>& ops, size_t end, int32_t tensor) {
+  for (size_t k = std::min(end, ops.size()); k-- > 0;)
+    if (op_writes(ops[k], tensor)) return static_cast<int>(k);
+  return -1;
 }
 
 }  // namespace unet::graph

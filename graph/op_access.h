@@ -16,4 +16,11 @@ struct OpAccess {
 
 OpAccess op_access(const plan::Op& op);
 
+bool op_reads(const plan::Op& op, int32_t tensor);
+bool op_writes(const plan::Op& op, int32_t tensor);  // writes or accumulates into
+
+// The index of the last op of ops[0, end) that writes `tensor`, or -1: whose value a reader at
+// position `end` sees (the fusion passes fold an op into that writer).
+int last_writer(const std::vector<plan::Op>& ops, size_t end, int32_t tensor);
+
 }  // namespace unet::graph
