@@ -41,9 +41,9 @@ class DropoutMask {
     const float rate = s.evaluating ? 0.f : call.f[0];
     keep_scale_ = _mm512_set1_ps(1.0f - rate);
     threshold_ = _mm512_set1_epi64(static_cast<int64_t>(keep_threshold(rate)));
-    seed_ = static_cast<uint64_t>(static_cast<uint32_t>(call.i[kAttrSeedLo])) |
-            (static_cast<uint64_t>(static_cast<uint32_t>(call.i[kAttrSeedHi])) << 32);
-    step_ = s.step;
+    const uint64_t seed = static_cast<uint64_t>(static_cast<uint32_t>(call.i[kAttrSeedLo])) |
+                          (static_cast<uint64_t>(static_cast<uint32_t>(call.i[kAttrSeedHi])) << 32);
+    seed_step_ = mix64(seed ^ mix64(s.step));  // the part of every image's hash the call shares
     image_base_ = s.image_base;
     // Element offsets of lanes 0..7 and 8..15 within a pixel: one channel is one plane apart.
     const uint64_t plane = static_cast<uint64_t>(h_) * w_;
@@ -56,7 +56,7 @@ class DropoutMask {
   // The hash base of image n of the call (the global image index is image_base + n).
   __m512i image_hash(int n) const {
     const uint64_t image = image_base_ + static_cast<uint64_t>(n);
-    return _mm512_set1_epi64(static_cast<int64_t>(mix64(mix64(seed_ ^ mix64(step_)) ^ image)));
+    return _mm512_set1_epi64(static_cast<int64_t>(mix64(seed_step_ ^ image)));
   }
 
   // v where kept, divided by 1 - rate, else 0: pixel (y, x) of channel block cb of the image
@@ -103,7 +103,7 @@ class DropoutMask {
   int c_, h_, w_;
   __m512 keep_scale_;
   __m512i threshold_, off_lo_, off_hi_;
-  uint64_t seed_ = 0, step_ = 0, image_base_ = 0;
+  uint64_t seed_step_ = 0, image_base_ = 0;
 };
 
 }  // namespace

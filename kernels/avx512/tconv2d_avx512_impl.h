@@ -91,20 +91,13 @@ struct RangeItem {
   int group, n, p0, p1;
 };
 
-// Forward items: group innermost, so consecutive items read the same input pixels.
-RangeItem range_item(const RangeSplit& s, size_t item) {
-  const int group = static_cast<int>(item % s.groups);
-  const size_t rest = item / s.groups;
-  const int p0 = static_cast<int>(rest % s.ranges) * s.range_pixels;
-  return {group, static_cast<int>(rest / s.ranges), p0, std::min(s.pixels, p0 + s.range_pixels)};
-}
-
-// Backward-data items: group outermost, so a thread's contiguous range needs the transposed
-// weights of one group at a time (the next group's replace them, on the stack).
-RangeItem range_item_group_outer(const RangeSplit& s, size_t item) {
+// Forward items have the group innermost, so consecutive items read the same input pixels;
+// backward-data items have it outermost (group_outer), so a thread's contiguous range needs the
+// transposed weights of one group at a time (the next group's replace them, on the stack).
+RangeItem range_item(const RangeSplit& s, size_t item, bool group_outer = false) {
   const size_t per_group = size_t(s.images) * s.ranges;
-  const int group = static_cast<int>(item / per_group);
-  const size_t rest = item % per_group;
+  const int group = static_cast<int>(group_outer ? item / per_group : item % s.groups);
+  const size_t rest = group_outer ? item % per_group : item / s.groups;
   const int p0 = static_cast<int>(rest % s.ranges) * s.range_pixels;
   return {group, static_cast<int>(rest / s.ranges), p0, std::min(s.pixels, p0 + s.range_pixels)};
 }
@@ -522,7 +515,7 @@ void tconv2d_bwd_data_run(const KernelCall& call, size_t begin, size_t end) {
   alignas(64) float wt[kMaxBwdDataDyBlocks * kTransposedBlockFloats];
   int current = -1;
   for (size_t item = begin; item < end; ++item) {
-    const RangeItem it = range_item_group_outer(s, item);
+    const RangeItem it = range_item(s, item, /*group_outer=*/true);
     if (it.group != current) {
       transpose_group(w, it.group, wt);
       current = it.group;
