@@ -13,9 +13,9 @@
 #include "kernels/kernel_call.h"
 
 #include <algorithm>
-#include <cstddef>
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <thread>
 
 namespace unet::runtime {
