@@ -35,17 +35,34 @@ std::vector<Executor::BoundOp> Executor::bind(const std::vector<plan::Op>& ops) 
   return bound;
 }
 
+std::vector<Executor::BoundOp>& Executor::ops_of(OpList list) {
+  return list == OpList::forward ? forward_ : list == OpList::backward ? backward_ : update_;
+}
+
+void Executor::run_op(BoundOp& b) {
+  const auto t0 = profiling_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+  threads_.parallel_for(b.work, [&](size_t begin, size_t end) { b.kernel->run(b.call, begin, end); });
+  if (profiling_) {
+    b.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ++b.calls;
+  }
+}
+
 void Executor::run(OpList list, const kernels::StepScalars& scalars, bool evaluating) {
   scalars_ = scalars;
   scalars_.evaluating = evaluating;  // the dropout kernels read it
-  std::vector<BoundOp>& ops = list == OpList::forward ? forward_ : list == OpList::backward ? backward_ : update_;
-  for (BoundOp& b : ops) {
-    const auto t0 = profiling_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-    threads_.parallel_for(b.work, [&](size_t begin, size_t end) { b.kernel->run(b.call, begin, end); });
-    if (profiling_) {
-      b.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      ++b.calls;
-    }
+  for (BoundOp& b : ops_of(list)) run_op(b);
+}
+
+void Executor::run_hooked(OpList list, const kernels::StepScalars& scalars, FunctionRef<void(size_t)> before,
+                          FunctionRef<void(size_t)> after) {
+  scalars_ = scalars;
+  scalars_.evaluating = false;
+  std::vector<BoundOp>& ops = ops_of(list);
+  for (size_t i = 0; i < ops.size(); ++i) {
+    before(i);
+    run_op(ops[i]);
+    after(i);
   }
 }
 

@@ -6,6 +6,7 @@
 #include "kernels/kernel_call.h"
 #include "kernels/kernel_registry.h"
 #include "plan/plan.h"
+#include "runtime/function_ref.h"
 #include "runtime/thread_pool.h"
 
 namespace unet::runtime {
@@ -19,6 +20,10 @@ class Executor {
   // Runs one op list with these step scalars. With `evaluating` (passed to the kernels as
   // StepScalars::evaluating), dropout is the identity, as at inference.
   void run(OpList list, const kernels::StepScalars& scalars, bool evaluating = false);
+  // The same (not evaluating), calling before(i) and after(i) around op i of the list: where a
+  // distributed step waits for weights and sends gradients.
+  void run_hooked(OpList list, const kernels::StepScalars& scalars, FunctionRef<void(size_t)> before,
+                  FunctionRef<void(size_t)> after);
 
   // Per-op wall time, for finding where a step goes (off by default: it reads the clock).
   struct OpTime {
@@ -42,6 +47,8 @@ class Executor {
     size_t work;
   };
   std::vector<BoundOp> bind(const std::vector<plan::Op>& ops);
+  std::vector<BoundOp>& ops_of(OpList list);
+  void run_op(BoundOp& b);
 
   const plan::Plan& plan_;
   std::byte* arena_;

@@ -26,11 +26,14 @@ StepTiming time_training_steps(Engine& engine, int steps, int warmup) {
   LearningRate lr{p.optimizer.learning_rate, p.optimizer.decay_steps, p.optimizer.lr_fraction, false};
   StepTiming t;
   auto no_load = [](size_t) {};  // the same micro-batch every step: compute alone is timed
-  for (int s = 0; s < warmup; ++s) t.first_loss = train_step(engine, static_cast<uint64_t>(s), 1, lr, no_load).loss;
+  LocalExchange local(engine);
+  StepRunner runner(engine, local, 1);
+  auto step = [&](int s) { return runner.run({static_cast<uint64_t>(s), 1, 0}, lr, no_load); };
+  for (int s = 0; s < warmup; ++s) t.first_loss = step(s).loss;
   engine.executor().clear_profile();  // a profile, if one is kept, covers the timed steps alone
   const auto t0 = std::chrono::steady_clock::now();
   for (int s = 0; s < steps; ++s)
-    t.last_loss = train_step(engine, static_cast<uint64_t>(warmup + s), 1, lr, no_load).loss;
+    t.last_loss = step(warmup + s).loss;
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   t.seconds_per_step = secs / steps;
   t.images_per_second = static_cast<double>(p.batch) * steps / secs;

@@ -26,36 +26,42 @@ double seconds_since(Clock::time_point t0) {
 
 }  // namespace
 
-double LearningRate::at(uint64_t step) const {
-  if (constant || decay_steps == 0) return initial;
-  return initial * std::pow(static_cast<double>(fraction), static_cast<double>(step) / decay_steps);
-}
+namespace {
 
-void DiceSums::add_partials(const float* partials, size_t images) {
-  for (size_t i = 0; i < images; ++i) {
-    intersection += partials[3 * i];
-    predicted += partials[3 * i + 1];
-    truth += partials[3 * i + 2];
+// The micro-batches of one worker's share of a global batch of `batch` images.
+size_t share_micro_batches(int64_t batch, const plan::Plan& p, size_t workers) {
+  if (!p.training)
+    throw RuntimeError("the plan is forward-only (compiled with --infer); compile it without --infer to train");
+  const int64_t unit = static_cast<int64_t>(p.batch) * static_cast<int64_t>(workers);
+  if (batch <= 0 || batch % unit != 0) {
+    if (workers == 1)
+      throw RuntimeError(fmt::format("--batch_size {} is not a positive multiple of the plan's micro-batch {} "
+                                     "(unetc --batch)",
+                                     batch, p.batch));
+    throw RuntimeError(fmt::format("--batch_size {} does not split into whole micro-batches of {} over {} workers "
+                                   "(it must be a multiple of {})",
+                                   batch, p.batch, workers, unit));
   }
+  return static_cast<size_t>(batch / unit);
 }
 
-double DiceSums::dice(double smooth) const {
-  return (2.0 * intersection + smooth) / (predicted + truth + smooth);
-}
+}  // namespace
 
-Trainer::Trainer(Engine& engine, const TrainOptions& options, TrainingLog& log)
+Trainer::Trainer(Engine& engine, const TrainOptions& options, TrainingLog& log, WorkerRole role)
     : engine_(engine),
       options_(options),
       log_(log),
+      role_(role),
+      local_(engine),
+      exchange_(role.exchange ? *role.exchange : local_),
       train_(options.data_dir, "train", options.selection, engine.plan()),
-      prefetch_(train_, engine.view(engine.plan().input), engine.view(engine.plan().target), options.inter_threads) {
+      prefetch_(train_, engine.view(engine.plan().input), engine.view(engine.plan().target), options.inter_threads),
+      runner_(engine, exchange_, share_micro_batches(options.batch_size, engine.plan(), role.workers)) {
   const plan::Plan& p = engine_.plan();
-  if (!p.training)
-    throw RuntimeError("the plan is forward-only (compiled with --infer); compile it without --infer to train");
-  if (options_.batch_size <= 0 || options_.batch_size % p.batch != 0)
-    throw RuntimeError(fmt::format("--batch_size {} is not a positive multiple of the plan's micro-batch {} "
-                                   "(unetc --batch)",
-                                   options_.batch_size, p.batch));
+  if (distributed()) {  // the parameter servers hold the weights and the global step
+    global_step_ = role_.start_step;
+    return;
+  }
   initialise_params(p, engine_.arena());
   if (!options_.init_checkpoint.empty())
     load_checkpoint(options_.init_checkpoint, p, engine_.arena(), CheckpointUse::init_weights);
@@ -75,64 +81,22 @@ std::vector<size_t> Trainer::epoch_order(int epoch) const {
   return order;
 }
 
-StepResult train_step(Engine& engine, uint64_t step, size_t micro, const LearningRate& lr,
-                      FunctionRef<void(size_t)> load) {
-  const plan::Plan& p = engine.plan();
-  const size_t b = p.batch;
-  Executor& ex = engine.executor();
-  std::memset(engine.arena() + p.grads_region.offset, 0, p.grads_region.bytes);
-
-  kernels::StepScalars s;
-  s.step = step;
-  const float* partials = engine.view(p.loss_partials).data;
-  DiceSums sums;
-  // The loss is -log Dice over the whole global batch, so its gradient needs the batch's
-  // sums before any backward pass: with several micro-batches, a forward-only pass gathers
-  // them and the second pass recomputes each forward before its backward.
-  if (micro > 1) {
-    for (size_t j = 0; j < micro; ++j) {
-      load(j);
-      s.image_base = j * b;
-      ex.run(OpList::forward, s);
-      sums.add_partials(partials, b);
-    }
-  }
-  for (size_t j = 0; j < micro; ++j) {
-    load(j);
-    s.image_base = j * b;
-    ex.run(OpList::forward, s);
-    if (micro == 1) sums.add_partials(partials, b);
-    if (j == 0) {
-      const double smooth = p.dice_smooth;
-      s.dice_a = static_cast<float>(-2.0 / (2.0 * sums.intersection + smooth));
-      s.dice_b = static_cast<float>(1.0 / (sums.predicted + sums.truth + smooth));
-    }
-    ex.run(OpList::backward, s);
-  }
-
-  StepResult r;
-  r.dice = sums.dice(p.dice_smooth);
-  r.loss = -std::log(r.dice);
-  r.lr = lr.at(step);
-  const double t = static_cast<double>(step + 1);
-  const plan::Optimizer& o = p.optimizer;
-  s.lr_t = static_cast<float>(r.lr * std::sqrt(1.0 - std::pow(o.beta2, t)) / (1.0 - std::pow(o.beta1, t)));
-  s.grad_scale = 1.f;
-  ex.run(OpList::update, s);
-  return r;
-}
-
 StepResult Trainer::step(const size_t* idx, size_t count) {
   const size_t b = engine_.plan().batch;
-  const size_t micro = count / b;
-  // train_step loads micro-batches 0..micro-1, twice when there are several (see there):
+  const size_t share = count / role_.workers;
+  StepShare s;
+  s.step = global_step_;
+  s.micro = share / b;
+  s.image_base = role_.index * share;
+  idx += s.image_base;
+  // The runner loads micro-batches 0..micro-1, twice when there are several (see there):
   // each load takes the prefetched batch and queues the one after it.
-  const size_t loads = micro > 1 ? 2 * micro : 1;
+  const size_t loads = s.micro > 1 ? 2 * s.micro : 1;
   size_t done = 0;
   prefetch_.request(idx, b);
-  const StepResult r = train_step(engine_, global_step_, micro, options_.lr, [&](size_t) {
+  const StepResult r = runner_.run(s, options_.lr, [&](size_t) {
     prefetch_.take();
-    if (++done < loads) prefetch_.request(idx + (done % micro) * b, b);
+    if (++done < loads) prefetch_.request(idx + (done % s.micro) * b, b);
   });
   ++global_step_;
   return r;
@@ -145,7 +109,8 @@ TrainSummary Trainer::run() {
   const size_t n = train_.size();
   size_t global_batch = static_cast<size_t>(options_.batch_size);
   if (n < global_batch) {
-    const size_t clamped = n / p.batch * p.batch;
+    const size_t unit = p.batch * role_.workers;
+    const size_t clamped = n / unit * unit;
     if (clamped == 0)
       throw RuntimeError(fmt::format("{}: {} images, fewer than one micro-batch of {}", train_.images_path(), n,
                                      p.batch));
@@ -177,6 +142,7 @@ TrainSummary Trainer::run() {
                             epoch + 1, options_.epochs, remaining, bi + 1, steps_per_epoch, r.loss, r.dice,
                             global_step_, r.lr));
       if (!options_.checkpoint_dir.empty() && seconds_since(last_save) >= options_.save_secs) {
+        exchange_.sync_state(global_step_, true);
         save_checkpoint(options_.checkpoint_dir, p, engine_.arena(), global_step_);
         last_save = Clock::now();
       }
@@ -192,6 +158,7 @@ TrainSummary Trainer::run() {
                           options_.epochs, secs, static_cast<double>(batches * global_batch) / secs,
                           batches ? dice_sum / static_cast<double>(batches) : 0.0));
   }
+  exchange_.sync_state(global_step_, !options_.checkpoint_dir.empty());
   if (!options_.checkpoint_dir.empty()) {
     const std::string path = save_checkpoint(options_.checkpoint_dir, p, engine_.arena(), global_step_);
     log_.line(fmt::format("Saved checkpoint {}", path));

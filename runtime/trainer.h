@@ -5,22 +5,13 @@
 #include <string>
 #include <vector>
 
-#include "runtime/function_ref.h"
 #include "runtime/batch_prefetcher.h"
 #include "runtime/dataset.h"
 #include "runtime/engine.h"
+#include "runtime/train_step.h"
 #include "runtime/training_log.h"
 
 namespace unet::runtime {
-
-struct LearningRate {
-  float initial = 0.0005f;
-  uint32_t decay_steps = 350;
-  float fraction = 0.2f;
-  bool constant = false;
-  // lr * fraction^(step / decay_steps), or lr when constant (TensorFlow's exponential_decay).
-  double at(uint64_t step) const;
-};
 
 struct TrainOptions {
   std::string data_dir;
@@ -39,10 +30,6 @@ struct TrainOptions {
   int inter_threads = 2;  // > 0: the next micro-batch loads while this one computes
 };
 
-struct StepResult {
-  double loss = 0, dice = 0, lr = 0;
-};
-
 struct TrainSummary {
   uint64_t global_step = 0;
   std::vector<double> losses;  // one per step run
@@ -50,35 +37,38 @@ struct TrainSummary {
   double seconds = 0;
 };
 
-// Dice = (2I + s) / (P + T + s) from summed partials (I = sum p*t, P = sum p, T = sum t).
-struct DiceSums {
-  double intersection = 0, predicted = 0, truth = 0;
-  void add_partials(const float* partials, size_t images);  // 3 floats an image
-  double dice(double smooth) const;
+// This process's place in a training run. The default is standalone; a worker of a
+// distributed run trades through `exchange` (runtime/ps_worker.h) and trains images
+// [index * B / workers, (index + 1) * B / workers) of each global batch B.
+struct WorkerRole {
+  StepExchange* exchange = nullptr;  // nullptr: standalone (a LocalExchange of its own)
+  size_t workers = 1, index = 0;
+  uint64_t start_step = 0;  // a worker's first global step (the parameter server's)
 };
-
-// One global step of `micro` micro-batches: zero gradients, forward/backward per micro-batch,
-// one Adam update at `step`. load(j) fills the plan's input and target with micro-batch j.
-StepResult train_step(Engine& engine, uint64_t step, size_t micro, const LearningRate& lr,
-                      FunctionRef<void(size_t)> load);
 
 class Trainer {
  public:
-  Trainer(Engine& engine, const TrainOptions& options, TrainingLog& log);
+  Trainer(Engine& engine, const TrainOptions& options, TrainingLog& log, WorkerRole role = {});
   TrainSummary run();
   // One global step over images idx[0..count) of the training set (count a multiple of the
-  // micro-batch): zero gradients, forward/backward per micro-batch, one Adam update.
+  // micro-batch times the workers): this process's share forward and backward, one update.
   StepResult step(const size_t* idx, size_t count);
   uint64_t global_step() const { return global_step_; }
 
  private:
   std::vector<size_t> epoch_order(int epoch) const;
 
+  bool distributed() const { return role_.exchange != nullptr; }
+
   Engine& engine_;
   TrainOptions options_;
   TrainingLog& log_;
+  WorkerRole role_;
+  LocalExchange local_;
+  StepExchange& exchange_;
   Dataset train_;
   BatchPrefetcher prefetch_;
+  StepRunner runner_;
   uint64_t global_step_ = 0;
 };
 
