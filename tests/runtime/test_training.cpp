@@ -285,3 +285,62 @@ TEST_F(UnetrunErrors, TrainsAndInfersEndToEnd) {
 
 }  // namespace
 }  // namespace unet::runtime
+
+namespace unet::runtime {
+namespace {
+
+// Returns the sums it was given (or its own, recording them) and updates nothing: one worker's
+// view of a step, with the global sums coming from elsewhere.
+class FixedSumsExchange final : public StepExchange {
+ public:
+  bool fixed = false;
+  DiceSums sums;
+  DiceSums dice_sums(uint64_t, std::span<const float> partials) override {
+    if (!fixed) {
+      sums = {};
+      sums.add_partials(partials.data(), partials.size() / 3);
+    }
+    return sums;
+  }
+  void update(uint64_t, double) override {}
+};
+
+// The premise of exact synchronous training: a share of several micro-batches has the
+// gradient g0 + g1 (in order) of its micro-batches computed apart, to the bit, so one
+// micro-batch per worker summed in worker order is one process on the whole batch. Run on
+// the AVX-512 tier too, whose backward-weights kernels add into dw per chunk of rows.
+TEST(Training, SeveralMicroBatchesSumTheirGradientsInOrderToTheBit) {
+  const std::string dir = test::temp_dir("micro_sum");
+  test::write_dataset(dir, "train", 4, 16, 16, 21);
+  for (kernels::Tier tier : {kernels::Tier::scalar, kernels::Tier::avx512}) {
+    if (!kernels::missing_features(tier).empty()) continue;  // the scalar tier always runs
+    Engine e(compile(kTinyModel, 2, true, tier), one_thread());
+    initialise_params(e.plan(), e.arena());
+    Dataset data(dir, "train", options_for(dir).selection, e.plan());
+    const std::array<size_t, 4> idx = {3, 0, 2, 1};
+    auto load_from = [&](size_t first) {
+      return [&, first](size_t j) { data.load(idx.data() + first + 2 * j, 2, e.view(e.plan().input), e.view(e.plan().target)); };
+    };
+    LearningRate lr;
+    FixedSumsExchange x;
+    StepRunner whole(e, x, 2);
+    whole.run({5, 2, 0}, lr, load_from(0));
+    const std::vector<float> both = gradients(e);
+    x.fixed = true;  // each half alone, with the whole batch's sums
+    StepRunner half(e, x, 1);
+    half.run({5, 1, 0}, lr, load_from(0));
+    const std::vector<float> g0 = gradients(e);
+    half.run({5, 1, 2}, lr, load_from(2));
+    const std::vector<float> g1 = gradients(e);
+    ASSERT_EQ(both.size(), g0.size());
+    size_t nonzero = 0;
+    for (size_t k = 0; k < both.size(); ++k) {
+      ASSERT_EQ(both[k], g0[k] + g1[k]) << "tier " << kernels::tier_name(tier) << " element " << k;
+      nonzero += both[k] != 0.f;
+    }
+    EXPECT_GT(nonzero, both.size() / 2);
+  }
+}
+
+}  // namespace
+}  // namespace unet::runtime
