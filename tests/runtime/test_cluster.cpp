@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "runtime/cluster.h"
+#include "runtime/param_schedule.h"
 #include "runtime_fixtures.h"
 
 namespace unet::runtime {
@@ -61,6 +62,46 @@ TEST(Cluster, DigestChangesWithWhatMustAgree) {
   u = t;
   u.max_steps = 10;
   EXPECT_NE(base, config_digest(spec(1, 2), u));
+}
+
+}  // namespace
+}  // namespace unet::runtime
+
+namespace unet::runtime {
+namespace {
+
+bool op_uses(const plan::Op& op, int tensor) {
+  return std::find(op.tensors.begin(), op.tensors.end(), tensor) != op.tensors.end();
+}
+
+// Where a worker waits for each weight, and pushes and pulls it: checked against the op lists.
+TEST(ParamSchedule, FindsFirstReadsFinalGradientsAndLastReads) {
+  const plan::Plan p = test::compile(test::kTinyModel, 2);
+  const ParamSchedule s(p);
+  ASSERT_EQ(s.params.size(), p.params.size());
+  size_t read_in_backward = 0;
+  for (size_t k = 0; k < p.params.size(); ++k) {
+    const plan::Param& prm = p.params[k];
+    const ParamSchedule::Entry& e = s.params[k];
+    ASSERT_NE(e.first_forward_read, ParamSchedule::kNone) << prm.name;
+    EXPECT_TRUE(op_uses(p.forward[e.first_forward_read], prm.value)) << prm.name;
+    for (size_t i = 0; i < e.first_forward_read; ++i) EXPECT_FALSE(op_uses(p.forward[i], prm.value)) << prm.name;
+    ASSERT_NE(e.grad_final, ParamSchedule::kNone) << prm.name;
+    EXPECT_TRUE(op_uses(p.backward[e.grad_final], prm.grad)) << prm.name;
+    for (size_t i = e.grad_final + 1; i < p.backward.size(); ++i) EXPECT_FALSE(op_uses(p.backward[i], prm.grad));
+    if (e.last_backward_read != ParamSchedule::kNone) {
+      ++read_in_backward;
+      EXPECT_TRUE(op_uses(p.backward[e.last_backward_read], prm.value)) << prm.name;
+      for (size_t i = e.last_backward_read + 1; i < p.backward.size(); ++i)
+        EXPECT_FALSE(op_uses(p.backward[i], prm.value));
+    } else {
+      EXPECT_NE(std::find(s.free_before_backward.begin(), s.free_before_backward.end(), k),
+                s.free_before_backward.end());
+    }
+  }
+  // The backward-data ops read every kernel but the first layer's; biases are not read.
+  EXPECT_GT(read_in_backward, 0u);
+  EXPECT_FALSE(s.free_before_backward.empty());
 }
 
 }  // namespace
