@@ -25,6 +25,10 @@ namespace fs = std::filesystem;
 namespace unet::data {
 
 std::vector<bool> split_by_subject(const std::vector<std::string>& sorted_ids, double fraction, uint64_t seed) {
+  // NaN passes a range check (every comparison with it is false), and llround(NaN) is
+  // unspecified: refuse it here, where the fraction becomes a count.
+  if (!(fraction >= 0.0 && fraction <= 1.0))
+    throw DataError(fmt::format("--train_test_split {}: not a fraction from 0 to 1", fraction));
   const size_t n = sorted_ids.size();
   std::vector<size_t> order(n);
   for (size_t i = 0; i < n; ++i) order[i] = i;

@@ -119,7 +119,11 @@ TrainSummary Trainer::run() {
     global_batch = clamped;
   }
   const size_t steps_per_epoch = n / global_batch;
-  int start_epoch = static_cast<int>(global_step_ / steps_per_epoch);
+  // 64-bit until bounded: a resumed global step of 2^33 must not wrap into a huge epoch count.
+  const uint64_t epochs_done = global_step_ / steps_per_epoch;
+  const int start_epoch = epochs_done >= static_cast<uint64_t>(std::max(options_.epochs, 0))
+                              ? options_.epochs
+                              : static_cast<int>(epochs_done);
   size_t start_batch = global_step_ % steps_per_epoch;
   auto last_save = Clock::now();
   std::vector<double> epoch_times;

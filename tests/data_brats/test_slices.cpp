@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <numeric>
 
@@ -63,6 +64,18 @@ TEST(BratsSplit, BySubjectSeededAndBothSidesKept) {
   EXPECT_EQ(std::count(d.begin(), d.end(), true), 1);
   const auto e = split_by_subject(two, 0.0, 1);
   EXPECT_EQ(std::count(e.begin(), e.end(), true), 0);
+}
+
+TEST(BratsSplit, RefusesWhatIsNotAFraction) {  // issue 15: NaN got past CLI11's range check
+  const std::vector<std::string> ids{"a", "b", "c"};
+  for (double bad : {std::nan(""), -0.5, 1.5, HUGE_VAL}) {
+    try {
+      split_by_subject(ids, bad, 1);
+      ADD_FAILURE() << "accepted " << bad;
+    } catch (const DataError& err) {
+      EXPECT_NE(std::string(err.what()).find("--train_test_split"), std::string::npos) << err.what();
+    }
+  }
 }
 
 using BratsTreeTest = BratsScratchTest;

@@ -107,6 +107,28 @@ TEST(Training, ResumeEqualsUninterruptedRun) {
     EXPECT_EQ(0, std::memcmp(straight.arena() + r.offset, resumed.arena() + r.offset, r.bytes));
 }
 
+// Issue 15: a resumed global step of 2^33 wrapped the start epoch through an int and started
+// about 2^31 epochs. Past the last epoch, a resume trains nothing and ends at once.
+TEST(Training, ResumePastTheLastEpochTrainsNothing) {
+  const std::string dir = test::temp_dir("resume_far");
+  test::write_dataset(dir, "train", 8, 16, 16, 15);
+  TrainingLog log("", false);
+  const uint64_t far = uint64_t{1} << 33;
+  {
+    Engine e(compile(kTinyModel, 2), one_thread());
+    initialise_params(e.plan(), e.arena());
+    save_checkpoint(dir + "/ckpt", e.plan(), e.arena(), far);
+  }
+  TrainOptions o = options_for(dir);
+  o.epochs = 3;
+  o.batch_size = 4;
+  o.resume = dir + "/ckpt/latest.npz";
+  Engine e(compile(kTinyModel, 2), one_thread());
+  const TrainSummary s = Trainer(e, o, log).run();
+  EXPECT_TRUE(s.losses.empty());
+  EXPECT_EQ(s.global_step, far);
+}
+
 TEST(Training, ShortRunLowersTheLossAndInferenceWritesPredictions) {
   const std::string dir = test::temp_dir("learn");
   test::write_dataset(dir, "train", 16, 16, 16, 13);
