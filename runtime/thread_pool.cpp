@@ -11,6 +11,9 @@
 #include <tbb/task_scheduler_observer.h>
 
 #include "kernels/kernel_call.h"
+#include "runtime/runtime_error.h"
+
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <atomic>
@@ -112,10 +115,26 @@ struct ThreadPool::Impl {
 // TBB hands each task the floating-point settings its arena's context captured when the
 // arena was set up, overriding what a worker set itself: so the flush-to-zero mode must be on
 // in the creating thread before the arena exists.
+namespace {
+
+// More compute threads than this many per core only oversubscribe; far more crashed TBB's arena
+// (2^31 - 1) or took gigabytes of stacks (10^6): refused with the limit named.
+constexpr int kMaxThreadsPerCore = 4;
+
+int checked_num_threads(int requested) {
+  if (requested <= 0) return default_num_threads();
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (requested > kMaxThreadsPerCore * cores)
+    throw RuntimeError(fmt::format("--num_threads {}: more than {} threads a core on this host's {} cores (at most {})",
+                                   requested, kMaxThreadsPerCore, cores, kMaxThreadsPerCore * cores));
+  return requested;
+}
+
+}  // namespace
+
 ThreadPool::ThreadPool(const ThreadOptions& options)
     : impl_((flush_denormals(),
-             std::make_unique<Impl>(options.num_threads > 0 ? options.num_threads : default_num_threads(),
-                                    options.blocktime_ms))) {
+             std::make_unique<Impl>(checked_num_threads(options.num_threads), options.blocktime_ms))) {
   impl_->arena.initialize();
   impl_->flusher = std::make_unique<DenormalFlusher>(impl_->arena);
   if (options.pin && impl_->threads > 1) impl_->pinner = std::make_unique<CorePinner>(impl_->arena);

@@ -2,7 +2,9 @@
 #include <gtest/gtest.h>
 #include <xmmintrin.h>
 
+#include <algorithm>
 #include <atomic>
+#include <string>
 #include <ctime>
 #include <chrono>
 #include <mutex>
@@ -10,10 +12,31 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/runtime_error.h"
 #include "runtime/thread_pool.h"
 
 namespace unet::runtime {
 namespace {
+
+// Issue 15: 2^31 - 1 threads crashed inside TBB's arena; a count past the stated limit is refused.
+TEST(ThreadPool, RefusesThreadCountsFarBeyondTheCores) {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (int n : {2147483647, 10000000, 4 * cores + 1}) {
+    ThreadOptions o;
+    o.num_threads = n;
+    o.pin = false;
+    try {
+      ThreadPool pool(o);
+      ADD_FAILURE() << "accepted " << n;
+    } catch (const RuntimeError& e) {
+      EXPECT_NE(std::string(e.what()).find("--num_threads " + std::to_string(n)), std::string::npos) << e.what();
+    }
+  }
+  ThreadOptions ok;
+  ok.num_threads = 4 * cores;
+  ok.pin = false;
+  EXPECT_EQ(ThreadPool(ok).size(), 4 * cores);
+}
 
 TEST(ThreadPool, CoversEveryItemOnceInContiguousRanges) {
   ThreadPool pool({3, false, 0});
