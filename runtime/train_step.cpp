@@ -2,7 +2,6 @@
 
 #include <cmath>
 #include <cstring>
-#include <numeric>
 
 #include <fmt/format.h>
 
@@ -16,9 +15,8 @@ double LearningRate::at(uint64_t step) const {
 }
 
 StepRunner::StepRunner(Engine& engine, StepExchange& exchange, size_t max_micro)
-    : engine_(engine), exchange_(exchange), schedule_(engine.plan()), all_params_(engine.plan().params.size()) {
+    : engine_(engine), exchange_(exchange), schedule_(engine.plan()) {
   const plan::Plan& p = engine.plan();
-  std::iota(all_params_.begin(), all_params_.end(), size_t{0});
   partials_.resize(3 * p.batch * max_micro);
   if (max_micro > 1) accum_.resize(p.grads_region.bytes / sizeof(float));
 }
@@ -45,10 +43,8 @@ void StepRunner::backward(const StepShare& share, size_t j, kernels::StepScalars
     if (share.micro == 1) return;
     if (j == 0)
       std::memcpy(accum_.data(), grads, p.grads_region.bytes);
-    else if (!last)
-      for (size_t e = 0; e < floats; ++e) accum_[e] += grads[e];
     else
-      add_accumulated(all_params_);
+      for (size_t e = 0; e < floats; ++e) (last ? grads[e] : accum_[e]) = accum_[e] + grads[e];
     return;
   }
   // The last micro-batch, with a peer waiting: each gradient leaves as soon as it is final.

@@ -57,7 +57,6 @@ class StepRunner {
   Engine& engine_;
   StepExchange& exchange_;
   ParamSchedule schedule_;
-  std::vector<size_t> all_params_;
   std::vector<float> partials_;  // 3 per image of the share
   std::vector<float> accum_;     // grads region's floats, when shares have several micro-batches
 };

@@ -24,10 +24,6 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-}  // namespace
-
-namespace {
-
 // The micro-batches of one worker's share of a global batch of `batch` images.
 size_t share_micro_batches(int64_t batch, const plan::Plan& p, size_t workers) {
   if (!p.training)

@@ -38,7 +38,7 @@ struct TrainSummary {
 };
 
 // This process's place in a training run. The default is standalone; a worker of a
-// distributed run trades through `exchange` (runtime/ps_worker.h) and trains images
+// distributed run trades through `exchange` (a StepExchange over the parameter servers) and trains images
 // [index * B / workers, (index + 1) * B / workers) of each global batch B.
 struct WorkerRole {
   StepExchange* exchange = nullptr;  // nullptr: standalone (a LocalExchange of its own)
