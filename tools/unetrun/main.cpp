@@ -1,14 +1,21 @@
-// unetrun: train a compiled plan (standalone), or run inference with a checkpoint.
+// unetrun: train a compiled plan (standalone, or as a parameter server or worker of a
+// distributed run), or run inference with a checkpoint.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
+#include "net/endpoint.h"
+#include "net/handshake.h"
 #include "runtime/checkpoint.h"
+#include "runtime/cluster.h"
 #include "runtime/dataset.h"
 #include "runtime/engine.h"
+#include "runtime/parameter_server.h"
 #include "runtime/param_init.h"
+#include "runtime/remote_exchange.h"
 #include "runtime/runtime_error.h"
 #include "runtime/trainer.h"
 
@@ -24,6 +31,10 @@ int main(int argc, char** argv) {
   float learningrate = -1, lr_fraction = -1;
   int64_t decay_steps = -1;
   int num_inter_threads = 2;
+  bool as_ps = false, as_worker = false, insecure = false;
+  size_t task_index = 0;
+  std::string ps_hosts, worker_hosts, token_file, loss_scope = "global";
+  double peer_timeout = 30;
   train.data_dir = "data/slices";
   train.checkpoint_dir = "checkpoints";
 
@@ -57,6 +68,19 @@ int main(int argc, char** argv) {
   app.add_flag("--infer", infer, "inference on the test set: write msks_test_predictions.npy and the Dice");
   app.add_option("--checkpoint", checkpoint, "weights for --infer (.npz)");
   app.add_option("--out", out_dir, "folder for msks_test_predictions.npy (--infer)")->capture_default_str();
+  auto* ps_flag = app.add_flag("--ps", as_ps, "serve as a parameter server of a distributed run");
+  app.add_flag("--worker", as_worker, "train as a worker of a distributed run")->excludes(ps_flag);
+  app.add_option("--task_index", task_index, "this process's index among the PS tasks or the workers")
+      ->capture_default_str();
+  app.add_option("--ps_hosts", ps_hosts, "parameter servers, host:port,... (the same list on every process)");
+  app.add_option("--worker_hosts", worker_hosts, "workers, host:port,... (the same list on every process)");
+  app.add_option("--token_file", token_file, "cluster token (a file only its owner reads; else UNET_CLUSTER_TOKEN)");
+  app.add_flag("--insecure", insecure, "let a PS on an address other than loopback run without a token");
+  app.add_option("--peer_timeout", peer_timeout, "seconds a silent peer is given before the run stops")
+      ->capture_default_str()->check(CLI::Range(0.05, 86400.0));
+  app.add_option("--loss_scope", loss_scope, "global: -log Dice of the global batch; worker: each worker's own, "
+                                             "gradients averaged (the original system's)")
+      ->capture_default_str()->check(CLI::IsMember({"global", "worker"}));
   app.failure_message([](const CLI::App*, const CLI::Error& e) { return "unetrun: " + std::string(e.what()) + "\n"; });
   CLI11_PARSE(app, argc, argv);
 
@@ -66,10 +90,15 @@ int main(int argc, char** argv) {
     train.shuffle = !no_shuffle;
     train.inter_threads = num_inter_threads;
 
-    Engine engine(load_plan(plan_path), engine_opts);
-    const unet::plan::Plan& plan = engine.plan();
+    if (infer && (as_ps || as_worker)) throw RuntimeError("--infer runs standalone: drop --ps / --worker");
+    // A parameter server needs the plan's layout and kernels, not an engine (threads, arena).
+    unet::plan::Plan loaded = load_plan(plan_path);
+    std::optional<Engine> engine_slot;
+    if (!as_ps) engine_slot.emplace(std::move(loaded), engine_opts);
+    const unet::plan::Plan& plan = engine_slot ? engine_slot->plan() : loaded;
 
     if (infer) {
+      Engine& engine = *engine_slot;
       if (checkpoint.empty()) throw RuntimeError("--infer needs --checkpoint FILE.npz");
       load_checkpoint(checkpoint, plan, engine.arena(), CheckpointUse::init_weights);
       Dataset test(train.data_dir, "test", train.selection, plan);
@@ -84,16 +113,77 @@ int main(int argc, char** argv) {
     train.lr.initial = learningrate > 0 ? learningrate : plan.optimizer.learning_rate;
     train.lr.decay_steps = decay_steps > 0 ? static_cast<uint32_t>(decay_steps) : plan.optimizer.decay_steps;
     train.lr.fraction = lr_fraction > 0 ? lr_fraction : plan.optimizer.lr_fraction;
-    if (resume) {
+    if (resume && !as_worker) {  // a worker's weights and step come from the parameter servers
       train.resume = (std::filesystem::path(train.checkpoint_dir) / "latest.npz").string();
       if (!std::filesystem::exists(train.resume))
         throw RuntimeError(fmt::format("--resume: {} does not exist", train.resume));
     }
+    if (!as_ps && !as_worker) {
+      Engine& engine = *engine_slot;
+      TrainingLog log(log_path);
+      Trainer trainer(engine, train, log);
+      log.line(fmt::format("unetrun: {} ({}, tier {}, micro-batch {}), {} threads, data {}", plan_path,
+                           plan.model_name, unet::kernels::tier_name(plan.tier), plan.batch, engine.threads().size(),
+                           train.data_dir));
+      trainer.run();
+      return 0;
+    }
+
+    ClusterSpec cluster;
+    cluster.ps_hosts = unet::net::parse_host_list(ps_hosts, "--ps_hosts");
+    cluster.worker_hosts = unet::net::parse_host_list(worker_hosts, "--worker_hosts");
+    cluster.token = unet::net::load_cluster_token(token_file);
+    cluster.peer_timeout = std::chrono::milliseconds(static_cast<int64_t>(peer_timeout * 1000));
+    cluster.loss_scope = loss_scope == "worker" ? LossScope::worker : LossScope::global;
+    TrainConfig config;
+    config.batch_size = train.batch_size;
+    config.lr = train.lr;
+    config.seed = train.seed;
+    config.shuffle = train.shuffle;
+    config.epochs = train.epochs;
+    config.max_steps = train.max_steps;
+
+    if (as_ps) {
+      PsOptions ps;
+      ps.cluster = cluster;
+      ps.train = config;
+      ps.task_index = task_index;
+      ps.insecure = insecure;
+      ps.resume = train.resume;
+      ps.init_checkpoint = train.init_checkpoint;
+      ps.checkpoint_dir = train.checkpoint_dir;
+      ps.numa_node = engine_opts.numa_node;
+      TrainingLog log(app.count("--log") ? log_path : "");
+      ParameterServer server(plan, ps, [&](const std::string& line) { log.line(line); });
+      server.serve();
+      return 0;
+    }
+
+    // A worker: the chief (index 0) logs to --log, writes the checkpoints and tests; the
+    // others log to training.<index>.log beside it.
+    const bool chief = task_index == 0;
+    if (!chief) {
+      if (!app.count("--log"))
+        log_path = (std::filesystem::path(log_path).parent_path() / fmt::format("training.{}.log", task_index))
+                       .string();
+      train.checkpoint_dir.clear();
+      train.test_at_end = false;
+    }
+    Engine& engine = *engine_slot;
     TrainingLog log(log_path);
-    Trainer trainer(engine, train, log);
-    log.line(fmt::format("unetrun: {} ({}, tier {}, micro-batch {}), {} threads, data {}", plan_path, plan.model_name,
-                         unet::kernels::tier_name(plan.tier), plan.batch, engine.threads().size(), train.data_dir));
-    trainer.run();
+    RemoteExchange exchange(engine, cluster, config, task_index, [&](const std::string& line) { log.line(line); });
+    WorkerRole role{&exchange, cluster.workers(), task_index, exchange.start_step()};
+    Trainer trainer(engine, train, log, role);
+    log.line(fmt::format("unetrun: worker {} of {}: {} ({}, tier {}, micro-batch {}), {} threads, data {}", task_index,
+                         cluster.workers(), plan_path, plan.model_name, unet::kernels::tier_name(plan.tier),
+                         plan.batch, engine.threads().size(), train.data_dir));
+    const TrainSummary summary = trainer.run();
+    exchange.finish();
+    const RemoteExchange::Stats st = exchange.stats();
+    log.line(fmt::format("worker {}: {:.1f} s, {:.1f} s of it blocked on the network; sent {:.1f} MB, received "
+                         "{:.1f} MB",
+                         task_index, summary.seconds, st.blocked_seconds, static_cast<double>(st.bytes_sent) / 1e6,
+                         static_cast<double>(st.bytes_received) / 1e6));
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "unetrun: %s\n", e.what());
