@@ -66,6 +66,7 @@ struct ParameterServer::State {
   std::vector<ConnPtr> peers;                // registered workers, by index
   std::vector<std::string> peer_names;
   std::vector<uint8_t> done;
+  std::vector<uint8_t> ended;  // per worker: its connection is over
   size_t done_count = 0, applying = 0;
   bool failed = false, stopping = false;
   std::string reason;
@@ -377,6 +378,9 @@ struct ParameterServer::State {
       }
       if (!finished) fail(fmt::format("{}: {}", worker_name(k), e.what()));
     }
+    std::lock_guard lock(mu);
+    ended[k] = 1;
+    cv.notify_all();
   }
 
   // Restores the parameters updated past `step` from their backups (the run stopped; nothing
@@ -447,6 +451,7 @@ ParameterServer::ParameterServer(plan::Plan plan, PsOptions options, Log log)
   s.peers.resize(s.workers);
   s.peer_names.resize(s.workers);
   s.done.assign(s.workers, 0);
+  s.ended.assign(s.workers, 0);
   s.dice_buf.assign(3 * s.share_images * s.workers, 0.f);
   s.dice_from.assign(s.workers, 0);
   s.listener = std::make_unique<net::Listener>(at);
@@ -533,6 +538,11 @@ void ParameterServer::serve() {
   }
   const uint64_t step = s.lowest_version_locked();
   std::string reason = s.reason;
+  if (s.opt.cluster.ps_tasks() > 1) {
+    // The chief gathers every shard's state at the last step all completed and writes the
+    // checkpoint (recover_state): serve its request until it hangs up.
+    s.cv.wait_for(lock, 2 * s.timeout(), [&] { return s.ended[0] != 0; });
+  }
   lock.unlock();
   if (s.opt.cluster.ps_tasks() == 1 && !s.opt.checkpoint_dir.empty()) {
     const std::string path = s.write_failure_checkpoint(step);

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -58,6 +59,7 @@ struct RemoteExchange::State {
   uint64_t sums_step = 0;
   DiceSums sums;
   size_t states_done = 0, done_acks = 0;
+  std::vector<uint64_t> abort_step;  // per PS: the last step it completed, once it aborted
   std::deque<Outgoing> queue;
   bool sending = false, failed = false, closing = false;
   std::string reason;
@@ -177,8 +179,14 @@ struct RemoteExchange::State {
           case FrameType::heartbeat: break;
           case FrameType::abort: {
             if (h.length > wire::kMaxReasonBytes) throw RuntimeError("an abort with an oversized reason");
-            fail(wire::bytes_text(c.read_payload(h, timeout())));
-            return;
+            const std::string why = wire::bytes_text(c.read_payload(h, timeout()));
+            {
+              std::lock_guard lock(mu);
+              abort_step[j] = h.step;
+              cv.notify_all();
+            }
+            fail(why);
+            break;  // the PS may still answer a state request (recover_state)
           }
           default:
             throw RuntimeError(fmt::format("a {} frame, which a parameter server never sends",
@@ -202,6 +210,7 @@ RemoteExchange::RemoteExchange(Engine& engine, const ClusterSpec& cluster, const
                                    cluster.workers()));
   s.shard = shard_params(p, cluster.ps_tasks());
   s.have.assign(p.params.size(), kNone);
+  s.abort_step.assign(cluster.ps_tasks(), kNone);
   s.max_frame = std::max<uint64_t>({wire::kGlobalSumsBytes, wire::kMaxReasonBytes, 64});
   for (size_t k = 0; k < p.params.size(); ++k) s.max_frame = std::max(s.max_frame, param_bytes(p, k));
 
@@ -350,6 +359,28 @@ void RemoteExchange::finish() {
   s.wait(lock, [&] { return s.done_acks == s.ps.size(); });
   s.closing = true;
   s.cv.notify_all();
+}
+
+std::optional<uint64_t> RemoteExchange::recover_state() {
+  State& s = *s_;
+  std::unique_lock lock(s.mu);
+  if (!s.failed) return std::nullopt;
+  const auto all_aborted = [&] {
+    return std::none_of(s.abort_step.begin(), s.abort_step.end(), [](uint64_t v) { return v == kNone; });
+  };
+  // Each PS notices a lost worker itself, within the peer timeout; a lost PS never answers.
+  if (!s.cv.wait_for(lock, 2 * s.timeout(), all_aborted)) return std::nullopt;
+  const uint64_t step = *std::min_element(s.abort_step.begin(), s.abort_step.end());
+  s.states_done = 0;
+  lock.unlock();
+  try {
+    for (auto& c : s.ps) c->send(FrameType::state_request, step, 0);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  lock.lock();
+  if (!s.cv.wait_for(lock, 2 * s.timeout(), [&] { return s.states_done == s.ps.size(); })) return std::nullopt;
+  return step;
 }
 
 RemoteExchange::Stats RemoteExchange::stats() const {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "runtime/cluster.h"
@@ -37,6 +38,11 @@ class RemoteExchange final : public StepExchange {
 
   // Tells every PS this worker is done and waits for each to acknowledge.
   void finish();
+
+  // After the run failed: when every PS aborted it (a worker was lost), fetches their state
+  // at the last step all of them completed into the arena and returns that step, for the
+  // chief to checkpoint; nullopt when a PS is gone or does not answer.
+  std::optional<uint64_t> recover_state();
 
   struct Stats {
     double blocked_seconds = 0;  // compute thread waiting on the network

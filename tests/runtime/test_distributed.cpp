@@ -20,6 +20,10 @@
 #include "plan/plan_io.h"
 #include "runtime/arena.h"
 #include "runtime/checkpoint.h"
+#include "runtime/dataset.h"
+#include "runtime/engine.h"
+#include "runtime/param_init.h"
+#include "runtime/train_step.h"
 #include "runtime_fixtures.h"
 
 namespace unet::runtime {
@@ -93,7 +97,7 @@ class Distributed : public ::testing::Test {
   // Flags every process of a run shares (standalone too).
   std::string common(int64_t batch, int max_steps) const {
     return fmt::format("'{}' {}/plan.bin --num_threads 1 --no_pin --channels flair,t1ce --data {}/data "
-                       "--batch_size {} --epochs 20 --max_steps {} --learningrate 0.002 --decay_steps 3 "
+                       "--batch_size {} --epochs 20 --max_steps {} --learningrate 0.002 --decay_steps 10 "
                        "--save_secs 1000000",
                        UNETRUN_PATH, dir_, dir_, batch, max_steps);
   }
@@ -111,11 +115,12 @@ class Distributed : public ::testing::Test {
     std::vector<Process> ps, workers;
   };
   Cluster start_cluster(size_t ps_tasks, size_t workers, int64_t batch, int max_steps, const std::string& extra,
-                        const std::string& name = "cluster") {
+                        const std::string& name = "cluster", const std::string& checkpoints = "cluster",
+                        int peer_timeout = 3) {
     const std::string hosts =
         fmt::format("--ps_hosts {} --worker_hosts {}", host_list(ps_tasks), host_list(workers));
-    const std::string base = common(batch, max_steps) + " " + hosts + " --checkpoint_dir " + dir_ + "/" + name +
-                             " --peer_timeout 3 " + extra;
+    const std::string base = common(batch, max_steps) + " " + hosts + " --checkpoint_dir " + dir_ + "/" +
+                             checkpoints + " --peer_timeout " + std::to_string(peer_timeout) + " " + extra;
     Cluster c;
     for (size_t j = 0; j < ps_tasks; ++j)
       c.ps.push_back(spawn(fmt::format("{} --ps --task_index {}", base, j), fmt::format("{}/{}.ps{}.out", dir_, name, j)));
@@ -155,6 +160,137 @@ TEST_F(Distributed, OnePsTwoWorkersEqualStandaloneToTheBit) {
   expect_same_state(dir_ + "/cluster/latest.npz", reference);
   EXPECT_NE(read_text(dir_ + "/cluster.w0.log").find("Test Dice Coef"), std::string::npos);
   EXPECT_NE(read_text(dir_ + "/cluster.w1.log").find("Global Step: 10"), std::string::npos);
+}
+
+// Three workers (one micro-batch each) over two PS shards against one process summing three
+// micro-batches: the shards split the parameters, each sums in worker order.
+TEST_F(Distributed, TwoPsThreeWorkersEqualStandaloneToTheBit) {
+  const std::string reference = standalone(6, 10);
+  Cluster c = start_cluster(2, 3, 6, 10, "");
+  expect_all_exit(c, 0);
+  expect_same_state(dir_ + "/cluster/latest.npz", reference);
+}
+
+// The steps of --loss_scope worker by its definition, in one process: each worker's share
+// gets the gradient of its own -log Dice, the gradients are summed in worker order and Adam
+// takes their mean (grad_scale 1/N).
+class OwnDiceOnly final : public StepExchange {
+ public:
+  DiceSums dice_sums(uint64_t, std::span<const float> partials) override {
+    DiceSums s;
+    s.add_partials(partials.data(), partials.size() / 3);
+    return s;
+  }
+  void update(uint64_t, double) override {}
+};
+
+TEST_F(Distributed, WorkerLossScopeAveragesEachWorkersOwnDiceGradient) {
+  const int steps = 5, workers = 2, share = 2, batch = workers * share;
+  Cluster c = start_cluster(1, workers, batch, steps, "--loss_scope worker --no_shuffle");
+  expect_all_exit(c, 0);
+
+  EngineOptions eo;
+  eo.threads.num_threads = 1;
+  eo.threads.pin = false;
+  Engine e(plan_, eo);
+  initialise_params(plan_, e.arena());
+  OwnDiceOnly own;
+  StepRunner runner(e, own, 1);
+  DataSelection sel;
+  sel.channels = {2, 3};
+  Dataset train(dir_ + "/data", "train", sel, plan_);
+  LearningRate lr;
+  lr.initial = 0.002f;
+  lr.decay_steps = 10;
+  lr.fraction = plan_.optimizer.lr_fraction;
+  float* grads = reinterpret_cast<float*>(e.arena() + plan_.grads_region.offset);
+  std::vector<float> sum(plan_.grads_region.bytes / sizeof(float));
+  const size_t steps_per_epoch = train.size() / batch;
+  for (int s = 0; s < steps; ++s) {
+    for (int k = 0; k < workers; ++k) {
+      std::vector<size_t> idx(share);
+      for (int i = 0; i < share; ++i) idx[i] = (s % steps_per_epoch) * batch + k * share + i;
+      StepShare sh;
+      sh.step = s;
+      sh.image_base = k * share;
+      runner.run(sh, lr, [&](size_t) { train.load(idx.data(), share, e.view(plan_.input), e.view(plan_.target)); });
+      for (size_t j = 0; j < sum.size(); ++j) sum[j] = k == 0 ? grads[j] : sum[j] + grads[j];
+    }
+    std::memcpy(grads, sum.data(), plan_.grads_region.bytes);
+    e.executor().run(OpList::update, adam_scalars(plan_.optimizer, s, lr.at(s), 1.f / workers));
+  }
+  const std::string reference = save_checkpoint(dir_ + "/reference", plan_, e.arena(), steps);
+  expect_same_state(dir_ + "/cluster/latest.npz", reference);
+}
+
+// Polls `path` until it contains `needle` (a run's progress), up to `limit`.
+bool wait_for_text(const std::string& path, const std::string& needle, std::chrono::seconds limit = 60s) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (read_text(path).find(needle) != std::string::npos) return true;
+    std::this_thread::sleep_for(2ms);
+  }
+  return false;
+}
+
+// SIGKILL on a worker mid-run: the PS names it, writes the checkpoint of the last completed
+// step, everyone exits non-zero; restarting everyone with --resume ends where an
+// uninterrupted run ends, to the bit.
+TEST_F(Distributed, KilledWorkerStopsTheRunAndResumeFinishesItExactly) {
+  const int steps = 60;  // 20 epochs of 3 steps
+  const std::string reference = standalone(4, steps);
+  Cluster c = start_cluster(1, 2, 4, steps, "");
+  ASSERT_TRUE(wait_for_text(dir_ + "/cluster.w1.log", "Global Step: 20")) << read_text(dir_ + "/cluster.w1.log");
+  kill(c.workers[1].pid, SIGKILL);
+  EXPECT_EQ(wait_exit(c.workers[1]), -SIGKILL);
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(wait_exit(c.ps[0]), 1);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 4s);  // within --peer_timeout 3
+  EXPECT_EQ(wait_exit(c.workers[0]), 1);
+  const std::string ps_out = read_text(c.ps[0].log), chief_out = read_text(c.workers[0].log);
+  EXPECT_NE(ps_out.find("worker 1"), std::string::npos) << ps_out;
+  EXPECT_NE(ps_out.find("checkpoint of step"), std::string::npos) << ps_out;
+  EXPECT_NE(chief_out.find("worker 1"), std::string::npos) << chief_out;
+  ASSERT_TRUE(std::filesystem::exists(dir_ + "/cluster/latest.npz"));
+  Arena a(plan_.arena_bytes, -1);
+  const uint64_t stopped_at = load_checkpoint(dir_ + "/cluster/latest.npz", plan_, a.data(), CheckpointUse::resume);
+  EXPECT_GE(stopped_at, 19u);
+  EXPECT_LT(stopped_at, static_cast<uint64_t>(steps));
+
+  Cluster again = start_cluster(1, 2, 4, steps, "--resume", "resumed", "cluster");
+  expect_all_exit(again, 0);
+  expect_same_state(dir_ + "/cluster/latest.npz", reference);
+}
+
+// A worker that hangs (SIGSTOP) with two PS shards: each PS notices the silence within
+// --peer_timeout and aborts; the chief gathers both shards' state at the last completed step
+// and writes the checkpoint; --resume finishes the run exactly.
+TEST_F(Distributed, HungWorkerIsCaughtByTheTimeoutAndTheChiefCheckpointsEveryShard) {
+  const int steps = 60;
+  const std::string reference = standalone(6, steps / 2);  // 12 images: 2 steps an epoch
+  Cluster c = start_cluster(2, 3, 6, steps / 2, "", "cluster", "cluster", 1);
+  ASSERT_TRUE(wait_for_text(dir_ + "/cluster.w2.log", "Global Step: 6")) << read_text(dir_ + "/cluster.w2.log");
+  kill(c.workers[2].pid, SIGSTOP);
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(wait_exit(c.workers[0]), 1);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+  EXPECT_EQ(wait_exit(c.workers[1]), 1);
+  EXPECT_EQ(wait_exit(c.ps[0]), 1);
+  EXPECT_EQ(wait_exit(c.ps[1]), 1);
+  kill(c.workers[2].pid, SIGKILL);
+  wait_exit(c.workers[2]);
+  const std::string chief_out = read_text(c.workers[0].log);
+  EXPECT_NE(chief_out.find("worker 2"), std::string::npos) << chief_out;
+  EXPECT_NE(chief_out.find("sent nothing"), std::string::npos) << chief_out;
+  EXPECT_NE(chief_out.find("checkpoint of step"), std::string::npos) << chief_out;
+  Arena a(plan_.arena_bytes, -1);
+  const uint64_t stopped_at = load_checkpoint(dir_ + "/cluster/latest.npz", plan_, a.data(), CheckpointUse::resume);
+  EXPECT_GE(stopped_at, 5u);
+  EXPECT_LT(stopped_at, static_cast<uint64_t>(steps / 2));
+
+  Cluster again = start_cluster(2, 3, 6, steps / 2, "--resume", "resumed", "cluster", 1);
+  expect_all_exit(again, 0);
+  expect_same_state(dir_ + "/cluster/latest.npz", reference);
 }
 
 }  // namespace

@@ -177,7 +177,18 @@ int main(int argc, char** argv) {
     log.line(fmt::format("unetrun: worker {} of {}: {} ({}, tier {}, micro-batch {}), {} threads, data {}", task_index,
                          cluster.workers(), plan_path, plan.model_name, unet::kernels::tier_name(plan.tier),
                          plan.batch, engine.threads().size(), train.data_dir));
-    const TrainSummary summary = trainer.run();
+    TrainSummary summary;
+    try {
+      summary = trainer.run();
+    } catch (const RuntimeError& e) {
+      // With several PS tasks the chief writes the checkpoint of the last completed step (a
+      // lone PS writes it itself).
+      if (!chief || cluster.ps_tasks() == 1 || train.checkpoint_dir.empty()) throw;
+      const std::optional<uint64_t> step = exchange.recover_state();
+      if (!step) throw RuntimeError(std::string(e.what()) + "; no checkpoint written (a parameter server is gone)");
+      const std::string path = save_checkpoint(train.checkpoint_dir, plan, engine.arena(), *step);
+      throw RuntimeError(fmt::format("{}; checkpoint of step {} written to {}", e.what(), *step, path));
+    }
     exchange.finish();
     const RemoteExchange::Stats st = exchange.stats();
     log.line(fmt::format("worker {}: {:.1f} s, {:.1f} s of it blocked on the network; sent {:.1f} MB, received "
