@@ -60,6 +60,7 @@ struct RemoteExchange::State {
   DiceSums sums;
   size_t states_done = 0, done_acks = 0;
   std::vector<uint64_t> abort_step;  // per PS: the last step it completed, once it aborted
+  std::vector<uint8_t> gone;         // per PS: its connection is over
   std::deque<Outgoing> queue;
   bool sending = false, failed = false, closing = false;
   std::string reason;
@@ -196,6 +197,9 @@ struct RemoteExchange::State {
     } catch (const std::exception& e) {
       fail(fmt::format("lost {}: {}", ps_name(j), e.what()));
     }
+    std::lock_guard lock(mu);
+    gone[j] = 1;
+    cv.notify_all();
   }
 };
 
@@ -211,6 +215,7 @@ RemoteExchange::RemoteExchange(Engine& engine, const ClusterSpec& cluster, const
   s.shard = shard_params(p, cluster.ps_tasks());
   s.have.assign(p.params.size(), kNone);
   s.abort_step.assign(cluster.ps_tasks(), kNone);
+  s.gone.assign(cluster.ps_tasks(), 0);
   s.max_frame = std::max<uint64_t>({wire::kGlobalSumsBytes, wire::kMaxReasonBytes, 64});
   for (size_t k = 0; k < p.params.size(); ++k) s.max_frame = std::max(s.max_frame, param_bytes(p, k));
 
@@ -369,7 +374,13 @@ std::optional<uint64_t> RemoteExchange::recover_state() {
     return std::none_of(s.abort_step.begin(), s.abort_step.end(), [](uint64_t v) { return v == kNone; });
   };
   // Each PS notices a lost worker itself, within the peer timeout; a lost PS never answers.
-  if (!s.cv.wait_for(lock, 2 * s.timeout(), all_aborted)) return std::nullopt;
+  const auto lost_one = [&] {
+    for (size_t j = 0; j < s.ps.size(); ++j)
+      if (s.gone[j] && s.abort_step[j] == kNone) return true;
+    return false;
+  };
+  if (!s.cv.wait_for(lock, 2 * s.timeout(), [&] { return all_aborted() || lost_one(); }) || lost_one())
+    return std::nullopt;
   const uint64_t step = *std::min_element(s.abort_step.begin(), s.abort_step.end());
   s.states_done = 0;
   lock.unlock();
@@ -379,7 +390,10 @@ std::optional<uint64_t> RemoteExchange::recover_state() {
     return std::nullopt;
   }
   lock.lock();
-  if (!s.cv.wait_for(lock, 2 * s.timeout(), [&] { return s.states_done == s.ps.size(); })) return std::nullopt;
+  const auto lost_any = [&] { return std::any_of(s.gone.begin(), s.gone.end(), [](uint8_t g) { return g != 0; }); };
+  if (!s.cv.wait_for(lock, 2 * s.timeout(), [&] { return s.states_done == s.ps.size() || lost_any(); }) ||
+      s.states_done != s.ps.size())
+    return std::nullopt;
   return step;
 }
 

@@ -44,11 +44,8 @@ class RemoteExchange final : public StepExchange {
   // chief to checkpoint; nullopt when a PS is gone or does not answer.
   std::optional<uint64_t> recover_state();
 
-  struct Stats {
-    double blocked_seconds = 0;  // compute thread waiting on the network
-    uint64_t bytes_sent = 0, bytes_received = 0;
-  };
-  Stats stats() const;
+  using Stats = NetworkStats;
+  Stats stats() const override;
 
  private:
   struct State;

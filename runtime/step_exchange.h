@@ -27,6 +27,12 @@ struct DiceSums {
 // correction folded into lr_t.
 kernels::StepScalars adam_scalars(const plan::Optimizer& o, uint64_t step, double lr, float grad_scale);
 
+// What a process's exchange has cost so far (zero for standalone).
+struct NetworkStats {
+  double blocked_seconds = 0;  // the compute thread waiting on the network
+  uint64_t bytes_sent = 0, bytes_received = 0;
+};
+
 class StepExchange {
  public:
   virtual ~StepExchange() = default;
@@ -45,6 +51,7 @@ class StepExchange {
   // Makes the arena's parameters (with `moments`, Adam's moments too) those after `steps`
   // updates: before a checkpoint, an evaluation, the end of the run.
   virtual void sync_state(uint64_t steps, bool moments) {}
+  virtual NetworkStats stats() const { return {}; }
 };
 
 // Standalone: the sums are this process's own, Adam runs on the arena's regions.

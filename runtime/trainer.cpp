@@ -131,6 +131,8 @@ TrainSummary Trainer::run() {
     double dice_sum = 0;
     size_t batches = 0;
     for (size_t bi = start_batch; bi < steps_per_epoch; ++bi) {
+      const auto t_step = Clock::now();
+      const NetworkStats before = exchange_.stats();
       const StepResult r = step(order.data() + bi * global_batch, global_batch);
       summary.losses.push_back(r.loss);
       dice_sum += r.dice;
@@ -141,6 +143,15 @@ TrainSummary Trainer::run() {
                             "Learn rate: {:.6f}",
                             epoch + 1, options_.epochs, remaining, bi + 1, steps_per_epoch, r.loss, r.dice,
                             global_step_, r.lr));
+      if (options_.profile) {
+        const NetworkStats after = exchange_.stats();
+        const double secs = seconds_since(t_step), blocked = after.blocked_seconds - before.blocked_seconds;
+        log_.line(fmt::format("Step {}: {:.3f} s, compute {:.3f} s, blocked on the network {:.3f} s, sent {:.2f} MB, "
+                              "received {:.2f} MB",
+                              global_step_, secs, secs - blocked, blocked,
+                              static_cast<double>(after.bytes_sent - before.bytes_sent) / 1e6,
+                              static_cast<double>(after.bytes_received - before.bytes_received) / 1e6));
+      }
       if (!options_.checkpoint_dir.empty() && seconds_since(last_save) >= options_.save_secs) {
         exchange_.sync_state(global_step_, true);
         save_checkpoint(options_.checkpoint_dir, p, engine_.arena(), global_step_);

@@ -28,6 +28,7 @@ struct TrainOptions {
   std::string init_checkpoint;  // weights to start from
   bool test_at_end = true;
   int inter_threads = 2;  // > 0: the next micro-batch loads while this one computes
+  bool profile = false;   // a line a step: its time, the part blocked on the network, bytes moved
 };
 
 struct TrainSummary {

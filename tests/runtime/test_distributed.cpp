@@ -155,9 +155,24 @@ class Distributed : public ::testing::Test {
 // micro-batch each, summed by the PS in worker order, must give the same bits.
 TEST_F(Distributed, OnePsTwoWorkersEqualStandaloneToTheBit) {
   const std::string reference = standalone(4, 10);
-  Cluster c = start_cluster(1, 2, 4, 10, "");
+  Cluster c = start_cluster(1, 2, 4, 10, "--profile");
   expect_all_exit(c, 0);
   expect_same_state(dir_ + "/cluster/latest.npz", reference);
+  // --profile: a line a step with the time blocked and the bytes (a step moves each weight's
+  // gradient out and its value back: at least the parameters' bytes each way).
+  const std::string chief = read_text(dir_ + "/cluster.w0.log");
+  const size_t at = chief.find("Step 3: ");
+  ASSERT_NE(at, std::string::npos) << chief;
+  double total, compute, blocked, sent_mb, received_mb;
+  ASSERT_EQ(std::sscanf(chief.c_str() + at, "Step 3: %lf s, compute %lf s, blocked on the network %lf s, sent %lf MB, "
+                                            "received %lf MB",
+                        &total, &compute, &blocked, &sent_mb, &received_mb),
+            5)
+      << chief.substr(at, 200);
+  EXPECT_GE(blocked, 0);
+  EXPECT_LE(blocked, total);
+  EXPECT_GE(sent_mb * 1e6, static_cast<double>(plan_.params_region.bytes) * 0.9);
+  EXPECT_GE(received_mb * 1e6, static_cast<double>(plan_.params_region.bytes) * 0.9);
   EXPECT_NE(read_text(dir_ + "/cluster.w0.log").find("Test Dice Coef"), std::string::npos);
   EXPECT_NE(read_text(dir_ + "/cluster.w1.log").find("Global Step: 10"), std::string::npos);
 }
@@ -260,6 +275,21 @@ TEST_F(Distributed, KilledWorkerStopsTheRunAndResumeFinishesItExactly) {
   Cluster again = start_cluster(1, 2, 4, steps, "--resume", "resumed", "cluster");
   expect_all_exit(again, 0);
   expect_same_state(dir_ + "/cluster/latest.npz", reference);
+}
+
+// A lost parameter server: every worker stops with one line naming it.
+TEST_F(Distributed, LostParameterServerStopsEveryWorkerNamingIt) {
+  Cluster c = start_cluster(2, 2, 4, 60, "");
+  ASSERT_TRUE(wait_for_text(dir_ + "/cluster.w0.log", "Global Step: 5")) << read_text(dir_ + "/cluster.w0.log");
+  kill(c.ps[1].pid, SIGKILL);
+  EXPECT_EQ(wait_exit(c.ps[1]), -SIGKILL);
+  for (auto& w : c.workers) {
+    EXPECT_EQ(wait_exit(w), 1);
+    const std::string out = read_text(w.log);
+    const std::string last = out.substr(out.rfind('\n', out.size() - 2) + 1);
+    EXPECT_NE(last.find("lost parameter server 1"), std::string::npos) << out;
+  }
+  EXPECT_EQ(wait_exit(c.ps[0]), 1);  // the workers it served vanished mid-run
 }
 
 // A worker that hangs (SIGSTOP) with two PS shards: each PS notices the silence within

@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
   app.add_flag("--resume", resume, "continue from <checkpoint_dir>/latest.npz");
   app.add_option("--init_checkpoint", train.init_checkpoint, "start from these weights (.npz)");
   app.add_option("--log", log_path, "training log (appended)")->capture_default_str();
+  app.add_flag("--profile", train.profile, "log each step's time, the part blocked on the network, bytes moved");
   app.add_flag("--infer", infer, "inference on the test set: write msks_test_predictions.npy and the Dice");
   app.add_option("--checkpoint", checkpoint, "weights for --infer (.npz)");
   app.add_option("--out", out_dir, "folder for msks_test_predictions.npy (--infer)")->capture_default_str();
