@@ -18,6 +18,7 @@
 
 #include "net/connection.h"
 #include "plan/plan_io.h"
+#include "kernels/isa_tier.h"
 #include "runtime/arena.h"
 #include "runtime/checkpoint.h"
 #include "runtime/dataset.h"
@@ -90,7 +91,7 @@ class Distributed : public ::testing::Test {
     dir_ = test::temp_dir(::testing::UnitTest::GetInstance()->current_test_info()->name());
     test::write_dataset(dir_ + "/data", "train", 12, 16, 16, 5);
     test::write_dataset(dir_ + "/data", "test", 2, 16, 16, 6);
-    plan_ = test::compile(test::kTinyModel, 2);
+    plan_ = test::compile(test::kTinyModel, 2, true, tier());
     plan::write_plan_file(plan_, dir_ + "/plan.bin");
   }
 
@@ -147,8 +148,18 @@ class Distributed : public ::testing::Test {
       }
   }
 
+  virtual kernels::Tier tier() const { return kernels::Tier::scalar; }
+
   std::string dir_;
   plan::Plan plan_;
+};
+
+// The same on the AVX-512 kernels where the host has them (the PS runs the plan's Adam kernel
+// a parameter at a time, the standalone process once over the region).
+class DistributedBestTier : public Distributed {
+  kernels::Tier tier() const override {
+    return kernels::missing_features(kernels::Tier::avx512).empty() ? kernels::Tier::avx512 : kernels::Tier::scalar;
+  }
 };
 
 // Batch 4 is two micro-batches of 2: standalone sums them in order; two workers with one
@@ -175,6 +186,13 @@ TEST_F(Distributed, OnePsTwoWorkersEqualStandaloneToTheBit) {
   EXPECT_GE(received_mb * 1e6, static_cast<double>(plan_.params_region.bytes) * 0.9);
   EXPECT_NE(read_text(dir_ + "/cluster.w0.log").find("Test Dice Coef"), std::string::npos);
   EXPECT_NE(read_text(dir_ + "/cluster.w1.log").find("Global Step: 10"), std::string::npos);
+}
+
+TEST_F(DistributedBestTier, OnePsTwoWorkersEqualStandaloneToTheBit) {
+  const std::string reference = standalone(4, 10);
+  Cluster c = start_cluster(1, 2, 4, 10, "");
+  expect_all_exit(c, 0);
+  expect_same_state(dir_ + "/cluster/latest.npz", reference);
 }
 
 // Three workers (one micro-batch each) over two PS shards against one process summing three
