@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstddef>
 #include <thread>
+#include <vector>
 
 namespace unet::runtime {
 
@@ -42,13 +43,22 @@ class DenormalFlusher : public tbb::task_scheduler_observer {
   void on_scheduler_entry(bool) override { flush_denormals(); }
 };
 
-// Pins each thread entering the arena to one core, in order of arrival.
+// Pins each thread entering the arena to one core, in order of arrival, among the cores the
+// creating thread may run on: a launcher (unetlaunch, srun --cpu-bind, taskset, numactl -C)
+// that gave this process a core set keeps its threads there.
 class CorePinner : public tbb::task_scheduler_observer {
  public:
   CorePinner(tbb::task_arena& arena) : tbb::task_scheduler_observer(arena) {
     hwloc_topology_init(&topo_);
     hwloc_topology_load(topo_);
-    cores_ = hwloc_get_nbobjs_by_type(topo_, HWLOC_OBJ_CORE);
+    hwloc_bitmap_t allowed = hwloc_bitmap_alloc();
+    const bool bound = hwloc_get_cpubind(topo_, allowed, HWLOC_CPUBIND_THREAD) == 0;
+    const int all = hwloc_get_nbobjs_by_type(topo_, HWLOC_OBJ_CORE);
+    for (int k = 0; k < all; ++k) {
+      hwloc_obj_t core = hwloc_get_obj_by_type(topo_, HWLOC_OBJ_CORE, k);
+      if (core && core->cpuset && (!bound || hwloc_bitmap_intersects(core->cpuset, allowed))) cores_.push_back(core);
+    }
+    hwloc_bitmap_free(allowed);
     observe(true);
   }
   ~CorePinner() override {
@@ -56,15 +66,13 @@ class CorePinner : public tbb::task_scheduler_observer {
     hwloc_topology_destroy(topo_);
   }
   void on_scheduler_entry(bool) override {
-    if (cores_ <= 0) return;
+    if (cores_.empty()) return;
     thread_local bool pinned = false;
     if (pinned) return;
     pinned = true;
     const int slot = tbb::this_task_arena::current_thread_index();
     if (slot < 0) return;
-    hwloc_obj_t core = hwloc_get_obj_by_type(topo_, HWLOC_OBJ_CORE, slot % cores_);
-    if (!core || !core->cpuset) return;
-    hwloc_bitmap_t set = hwloc_bitmap_dup(core->cpuset);
+    hwloc_bitmap_t set = hwloc_bitmap_dup(cores_[static_cast<size_t>(slot) % cores_.size()]->cpuset);
     hwloc_bitmap_singlify(set);  // one hardware thread of the core
     hwloc_set_cpubind(topo_, set, HWLOC_CPUBIND_THREAD);
     hwloc_bitmap_free(set);
@@ -72,7 +80,7 @@ class CorePinner : public tbb::task_scheduler_observer {
 
  private:
   hwloc_topology_t topo_{};
-  int cores_ = 0;
+  std::vector<hwloc_obj_t> cores_;
 };
 
 }  // namespace

@@ -1,5 +1,6 @@
 // The compute threads: static split of work, and subnormals flushed in every thread.
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <xmmintrin.h>
 
 #include <algorithm>
@@ -36,6 +37,35 @@ TEST(ThreadPool, RefusesThreadCountsFarBeyondTheCores) {
   ok.num_threads = 4 * cores;
   ok.pin = false;
   EXPECT_EQ(ThreadPool(ok).size(), 4 * cores);
+}
+
+// A process given a core set (taskset, srun --cpu-bind, unetlaunch) keeps its pinned compute
+// threads inside it: here the last CPU only, with two threads.
+TEST(ThreadPool, PinnedThreadsStayInTheCoreSetTheProcessWasGiven) {
+  cpu_set_t before, only_last;
+  ASSERT_EQ(sched_getaffinity(0, sizeof before, &before), 0);
+  int last = -1;
+  for (int c = 0; c < CPU_SETSIZE; ++c)
+    if (CPU_ISSET(c, &before)) last = c;
+  ASSERT_GE(last, 0);
+  CPU_ZERO(&only_last);
+  CPU_SET(last, &only_last);
+  ASSERT_EQ(sched_setaffinity(0, sizeof only_last, &only_last), 0);
+  std::set<int> cpus;
+  {
+    unet::runtime::ThreadOptions o;
+    o.num_threads = 2;
+    o.pin = true;
+    unet::runtime::ThreadPool pool(o);
+    std::mutex mu;
+    for (int round = 0; round < 20; ++round)
+      pool.parallel_for(64, [&](size_t, size_t) {
+        std::lock_guard lock(mu);
+        cpus.insert(sched_getcpu());
+      });
+  }
+  ASSERT_EQ(sched_setaffinity(0, sizeof before, &before), 0);
+  EXPECT_EQ(cpus, std::set<int>{last});
 }
 
 TEST(ThreadPool, CoversEveryItemOnceInContiguousRanges) {
