@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -97,10 +98,12 @@ class Distributed : public ::testing::Test {
 
   // Flags every process of a run shares (standalone too).
   std::string common(int64_t batch, int max_steps) const {
-    return fmt::format("'{}' {}/plan.bin --num_threads 1 --no_pin --channels flair,t1ce --data {}/data "
-                       "--batch_size {} --epochs 20 --max_steps {} --learningrate 0.002 --decay_steps 10 "
-                       "--save_secs 1000000",
-                       UNETRUN_PATH, dir_, dir_, batch, max_steps);
+    return fmt::format("'{}' {}/plan.bin {}", UNETRUN_PATH, dir_, training_flags(batch, max_steps));
+  }
+  std::string training_flags(int64_t batch, int max_steps) const {
+    return fmt::format("--num_threads 1 --no_pin --channels flair,t1ce --data {}/data --batch_size {} --epochs 20 "
+                       "--max_steps {} --learningrate 0.002 --decay_steps 10 --save_secs 1000000",
+                       dir_, batch, max_steps);
   }
 
   // The standalone run's checkpoint at its end.
@@ -339,6 +342,57 @@ TEST_F(Distributed, HungWorkerIsCaughtByTheTimeoutAndTheChiefCheckpointsEverySha
   Cluster again = start_cluster(2, 3, 6, steps / 2, "--resume", "resumed", "cluster", 1);
   expect_all_exit(again, 0);
   expect_same_state(dir_ + "/cluster/latest.npz", reference);
+}
+
+// Every process whose command line mentions `needle` (the test's folder).
+std::vector<pid_t> processes_mentioning(const std::string& needle) {
+  std::vector<pid_t> found;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string cmdline = read_text(e.path().string() + "/cmdline");
+    if (cmdline.find(needle) != std::string::npos && std::stoi(name) != getpid()) found.push_back(std::stoi(name));
+  }
+  return found;
+}
+
+// unetlaunch --local --workers 2 is the hand-started cluster: the same final state as one
+// standalone process (which OnePsTwoWorkers... shows equal to hand-started processes).
+TEST_F(Distributed, LocalLauncherTrainsLikeTheHandStartedCluster) {
+  const std::string reference = standalone(4, 10);
+  Process p = spawn(fmt::format("'{}' --local --workers 2 --run_dir {}/launch {}/plan.bin {} --checkpoint_dir "
+                                "{}/launched --log {}/launched.log",
+                                UNETLAUNCH_PATH, dir_, dir_, training_flags(4, 10), dir_, dir_),
+                    dir_ + "/launch.out");
+  EXPECT_EQ(wait_exit(p), 0) << read_text(p.log);
+  expect_same_state(dir_ + "/launched/latest.npz", reference);
+  const std::string out = read_text(p.log);
+  EXPECT_NE(out.find("worker 1 on CPUs"), std::string::npos) << out;
+  EXPECT_NE(out.find("Test Dice Coef"), std::string::npos) << out;  // the chief's lines come through
+  EXPECT_NE(read_text(dir_ + "/launch/ps.0.out").find("every worker is done"), std::string::npos);
+  struct stat st;
+  ASSERT_EQ(stat((dir_ + "/launch/cluster.token").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+// A child killed mid-run: unetlaunch names it, exits non-zero, and leaves no process behind.
+TEST_F(Distributed, LocalLauncherNamesAKilledChildAndLeavesNoOrphans) {
+  Process p = spawn(fmt::format("'{}' --local --workers 2 --run_dir {}/launch {}/plan.bin {} --checkpoint_dir "
+                                "{}/launched --log {}/launched.log",
+                                UNETLAUNCH_PATH, dir_, dir_, training_flags(4, 60), dir_, dir_),
+                    dir_ + "/launch.out");
+  ASSERT_TRUE(wait_for_text(dir_ + "/launched.log", "Global Step: 5")) << read_text(p.log);
+  pid_t victim = -1;
+  for (pid_t pid : processes_mentioning(dir_ + "/plan.bin"))
+    if (read_text(fmt::format("/proc/{}/cmdline", pid)).find(std::string("--worker") + '\0' + "--task_index" + '\0' + "1" + '\0') !=
+        std::string::npos)
+      victim = pid;
+  ASSERT_GT(victim, 0);
+  kill(victim, SIGKILL);
+  EXPECT_EQ(wait_exit(p), 1);
+  const std::string out = read_text(p.log);
+  EXPECT_NE(out.find(fmt::format("worker 1 (pid {}) was killed by signal 9", victim)), std::string::npos) << out;
+  EXPECT_TRUE(processes_mentioning(dir_ + "/plan.bin").empty());
 }
 
 }  // namespace
