@@ -190,8 +190,8 @@ Hello server_authenticate(Connection& c, uint64_t plan_fingerprint, uint64_t con
                                     "(compile both from the same model.def and unetc)",
                                     hello.plan_fingerprint, plan_fingerprint));
   if (hello.config_digest != config_digest)
-    refuse_and_throw(c, "training configuration differs (--batch_size, learning rate, --loss_scope, --seed or the "
-                        "worker count)");
+    refuse_and_throw(c, "training configuration differs (--batch_size, the learning-rate flags, --loss_scope, "
+                        "--seed, --no_shuffle, --epochs, --max_steps, or the worker or PS count)");
 
   random_fill(hello.server_nonce);
   c.send(FrameType::challenge, 0, 0, hello.server_nonce);

@@ -115,6 +115,7 @@ void ProcessGroup::start(const Child& child) {
   if (pid == 0) {
     // Only async-signal-safe calls from here to exec.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    setpgid(0, 0);  // a Ctrl-C at the terminal reaches the launcher only, which decides
     if (getppid() != parent) _exit(127);  // the launcher died before the line above
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
@@ -146,8 +147,12 @@ std::string ProcessGroup::wait_all(const volatile std::sig_atomic_t& stop) {
   int forwarded = 0;
   for (;;) {
     if (stop && !forwarded) {
+      // The chief stops after its step and writes the final checkpoint; its end ends the
+      // others' run through the parameter servers.
       forwarded = stop;
-      kill_all(forwarded);
+      for (Running& r : children_)
+        if (!r.done && r.name == stop_target_) kill(r.pid, forwarded);
+      if (stop_target_.empty()) kill_all(forwarded);
     }
     bool running = false;
     // Of the failures seen in one pass, a child that died of a signal is named before one that
@@ -162,7 +167,6 @@ std::string ProcessGroup::wait_all(const volatile std::sig_atomic_t& stop) {
         continue;
       }
       r.done = true;
-      if (forwarded) continue;
       if (got < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         const std::string why = fmt::format("{} (pid {}) {}", r.name, r.pid, got < 0 ? "vanished" : describe_status(status));
         (got > 0 && WIFSIGNALED(status) ? died : failed).push_back(why);
@@ -180,7 +184,7 @@ std::string ProcessGroup::wait_all(const volatile std::sig_atomic_t& stop) {
       for (const std::string& d : died) all += (all.empty() ? "" : "; ") + d;
       return all;
     }
-    if (!running) return forwarded ? fmt::format("stopped by signal {} ({})", forwarded, strsignal(forwarded)) : "";
+    if (!running) return "";
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }

@@ -40,9 +40,11 @@ class ProcessGroup {
   void start(const Child& child);  // RuntimeError when it cannot be started
   // Waits until every child has exited 0 (returns ""), or one failed: kills the others, reaps
   // them, and returns one line naming it ("worker 1 (pid 4242) was killed by signal 9").
-  // When `stop` becomes non-zero (a signal the launcher caught), sends it to every child and
-  // returns "stopped by signal N" once they have gone.
+  // When `stop` becomes non-zero (a signal the launcher caught), sends it to the child named
+  // by set_stop_target (every child when none is) and goes on waiting: a stopped run that
+  // ends cleanly returns "".
   std::string wait_all(const volatile std::sig_atomic_t& stop);
+  void set_stop_target(const std::string& name) { stop_target_ = name; }
 
  private:
   struct Running {
@@ -52,6 +54,7 @@ class ProcessGroup {
   };
   void kill_all(int sig);
   std::vector<Running> children_;
+  std::string stop_target_;
 };
 
 // A fresh cluster token: 32 random bytes from the OS, hex.

@@ -66,11 +66,12 @@ struct ParameterServer::State {
   std::vector<ConnPtr> peers;                // registered workers, by index
   std::vector<std::string> peer_names;
   std::vector<uint8_t> done;
+  std::vector<uint64_t> done_step;  // per worker: the step it said done after
   std::vector<uint8_t> ended;  // per worker: its connection is over
   size_t done_count = 0, applying = 0;
   bool failed = false, stopping = false;
   std::string reason;
-  uint64_t dice_step = 0;
+  uint64_t dice_step = 0;  // the step whose Dice partials are being gathered
   size_t dice_got = 0;
   std::vector<float> dice_buf;
   std::vector<uint8_t> dice_from;
@@ -175,6 +176,14 @@ struct ParameterServer::State {
 
   // The parameter a gradient or pull frame names, checked: in range, in this shard, and the
   // payload the frame type implies (a whole gradient, or none).
+  // A worker that said done ended the run at its step: nobody may train past it (nothing
+  // would ever complete, since its part is missing).
+  void check_run_goes_on_locked(size_t k) const {
+    for (size_t o = 0; o < workers; ++o)
+      if (o != k && done[o])
+        throw RuntimeError(fmt::format("trains on, but worker {} ended its run at step {}", o, done_step[o]));
+  }
+
   size_t checked_param(const FrameHeader& h, bool whole_tensor) const {
     const size_t p = h.tensor;
     if (p >= plan.params.size())
@@ -198,6 +207,7 @@ struct ParameterServer::State {
         throw RuntimeError(fmt::format("sent the gradient of {} for step {}; this shard is at step {}",
                                        plan.params[p].name, h.step, version[p]));
       if (got[k][p]) throw RuntimeError(fmt::format("sent the gradient of {} twice for step {}", plan.params[p].name, h.step));
+      check_run_goes_on_locked(k);
     }
     const plan::Tensor& g = plan.tensors[plan.params[p].grad];
     c.read_payload(h, {received[k]->data() + (g.offset - plan.grads_region.offset), g.bytes}, timeout());
@@ -217,7 +227,9 @@ struct ParameterServer::State {
     ConnPtr now;
     {
       std::lock_guard lock(mu);
-      if (h.step == version[p] && count[p] < workers)  // (count == workers: an update of it is running)
+      // (With count == workers an update of it is running: no worker pulls the version it has
+      // just sent its gradient for, so that falls to the error below.)
+      if (h.step == version[p] && count[p] < workers)
         now = peers[k];
       else if (h.step == version[p] + 1)
         pending[p].push_back(k);  // answered by the update that makes it
@@ -238,20 +250,20 @@ struct ParameterServer::State {
     {
       std::lock_guard lock(mu);
       if (dice_from[k]) throw RuntimeError(fmt::format("sent Dice partials twice for step {}", h.step));
-      if (dice_got > 0 && h.step != dice_step)
-        throw RuntimeError(fmt::format("sent Dice partials for step {} while step {} is being summed", h.step,
-                                       dice_step));
+      if (h.step != dice_step)
+        throw RuntimeError(fmt::format("sent Dice partials for step {}; the run is at step {}", h.step, dice_step));
+      check_run_goes_on_locked(k);
     }
     c.read_payload(h, {reinterpret_cast<std::byte*>(dice_buf.data() + 3 * share_images * k), bytes}, timeout());
     std::vector<ConnPtr> to;
     DiceSums sums;
     {
       std::lock_guard lock(mu);
-      dice_step = h.step;
       dice_from[k] = 1;
       if (++dice_got < workers) return;
       sums.add_partials(dice_buf.data(), workers * share_images);  // global image order
       dice_got = 0;
+      dice_step = h.step + 1;
       std::fill(dice_from.begin(), dice_from.end(), 0);
       to = peers;
     }
@@ -303,22 +315,42 @@ struct ParameterServer::State {
         case FrameType::pull: on_pull(k, h); break;
         case FrameType::dice_partials: on_dice(k, *c, h); break;
         case FrameType::state_request: on_state(*c, h); break;
-        case FrameType::heartbeat: break;
+        case FrameType::heartbeat:
+          if (h.length != 0) throw RuntimeError("sent a heartbeat with a payload");
+          break;
         case FrameType::done: {
+          if (h.length != 0) throw RuntimeError("sent a done frame with a payload");
+          std::vector<ConnPtr> told;
           {
             std::lock_guard lock(mu);
+            // Every worker ends after the same step, the one this shard's parameters are at.
+            if (!mine.empty() && h.step != lowest_version_locked())
+              throw RuntimeError(fmt::format("said done after step {}; the run is at step {}", h.step,
+                                             lowest_version_locked()));
             if (!done[k]) {
               done[k] = 1;
+              done_step[k] = h.step;
               ++done_count;
             }
+            // The chief is done: the run ends at its step for everyone (a stopped run: the
+            // others are blocked on a step that will never complete).
+            if (k == 0)
+              for (size_t o = 1; o < workers; ++o)
+                if (peers[o] && !done[o]) told.push_back(peers[o]);
             cv.notify_all();
           }
-          c->send(FrameType::done, h.step, 0);
+          c->send(FrameType::done, h.step, wire::kDoneAcknowledged);
+          for (auto& o : told) {
+            try {
+              o->send(FrameType::done, h.step, wire::kDoneRunEnded);
+            } catch (const std::exception&) {
+            }
+          }
           break;
         }
         case FrameType::abort: {
           if (h.length > wire::kMaxReasonBytes) throw RuntimeError("sent an abort with an oversized reason");
-          throw RuntimeError("stopped: " + wire::bytes_text(c->read_payload(h, timeout())));
+          throw RuntimeError("it stopped: " + wire::bytes_text(c->read_payload(h, timeout())));
         }
         default:
           throw RuntimeError(fmt::format("sent a {} frame, which a worker never sends", net::frame_type_name(h.type)));
@@ -377,6 +409,7 @@ struct ParameterServer::State {
         finished = done[k] || stopping;
       }
       if (!finished) fail(fmt::format("{}: {}", worker_name(k), e.what()));
+      c->shutdown();
     }
     std::lock_guard lock(mu);
     ended[k] = 1;
@@ -444,6 +477,7 @@ ParameterServer::ParameterServer(plan::Plan plan, PsOptions options, Log log)
   uint64_t step = 0;
   if (!s.opt.resume.empty()) step = load_checkpoint(s.opt.resume, p, s.arena.data(), CheckpointUse::resume);
   s.version.assign(p.params.size(), step);
+  s.dice_step = step;
   s.count.assign(p.params.size(), 0);
   s.pending.resize(p.params.size());
   s.got.assign(s.workers, std::vector<uint8_t>(p.params.size(), 0));
@@ -451,6 +485,7 @@ ParameterServer::ParameterServer(plan::Plan plan, PsOptions options, Log log)
   s.peers.resize(s.workers);
   s.peer_names.resize(s.workers);
   s.done.assign(s.workers, 0);
+  s.done_step.assign(s.workers, 0);
   s.ended.assign(s.workers, 0);
   s.dice_buf.assign(3 * s.share_images * s.workers, 0.f);
   s.dice_from.assign(s.workers, 0);
@@ -498,8 +533,9 @@ void ParameterServer::serve() {
   std::thread heartbeat([&] {
     const auto every = std::max(s.timeout() / 4, net::Millis(20));
     std::unique_lock lock(s.mu);
-    while (!s.stopping && !s.failed && s.done_count < s.workers) {
-      s.cv.wait_for(lock, every);
+    const auto over = [&] { return s.stopping || s.failed || s.done_count == s.workers; };
+    while (!over()) {
+      if (s.cv.wait_for(lock, every, over)) break;  // (woken early only by the end)
       std::vector<ConnPtr> to;
       for (size_t k = 0; k < s.workers; ++k)
         if (s.peers[k] && !s.done[k]) to.push_back(s.peers[k]);

@@ -4,6 +4,7 @@
 //   global_sums        3 x f64: intersection, predicted, truth of the global batch
 //   dice_partials      3 x f32 an image of the sender's share, in global-batch order
 //   refuse / abort     reason text, at most kMaxReasonBytes
+//   done (PS -> worker) no payload; tensor kDoneAcknowledged or kDoneRunEnded
 #pragma once
 #include <algorithm>
 #include <array>
@@ -20,6 +21,9 @@ namespace unet::runtime::wire {
 inline constexpr size_t kWelcomeBytes = 8;
 inline constexpr size_t kGlobalSumsBytes = 24;
 inline constexpr size_t kMaxReasonBytes = 4096;
+// A PS's done frame: `tensor` says whether it acknowledges the worker's own done, or tells it
+// the chief ended the run (step: the run's last).
+inline constexpr uint32_t kDoneRunEnded = 0, kDoneAcknowledged = 1;
 
 // The hosts we build for are little-endian (x86-64); memcpy keeps the reads aligned-agnostic.
 inline void put_u64(std::byte* p, uint64_t v) { std::memcpy(p, &v, 8); }

@@ -61,8 +61,10 @@ struct RemoteExchange::State {
   size_t states_done = 0, done_acks = 0;
   std::vector<uint64_t> abort_step;  // per PS: the last step it completed, once it aborted
   std::vector<uint8_t> gone;         // per PS: its connection is over
+  std::vector<uint8_t> acked;        // per PS: it acknowledged our done
   std::deque<Outgoing> queue;
-  bool sending = false, failed = false, closing = false;
+  bool sending = false, failed = false, closing = false, finishing = false, ended = false;
+  uint64_t steps_done = 0;  // global steps this worker completed (its done frame says so)
   std::string reason;
   double blocked = 0;
   std::atomic<uint64_t> sent{0}, received{0};
@@ -86,11 +88,12 @@ struct RemoteExchange::State {
   // Waits (the compute thread) until `ready` holds, counting the time as blocked.
   template <class Pred>
   void wait(std::unique_lock<std::mutex>& lock, Pred ready) {
-    if (!failed && ready()) return;
+    if (!failed && !ended && ready()) return;
     const auto t0 = Clock::now();
-    cv.wait(lock, [&] { return failed || ready(); });
+    cv.wait(lock, [&] { return failed || ended || ready(); });
     blocked += std::chrono::duration<double>(Clock::now() - t0).count();
     if (failed) throw RuntimeError(reason);
+    if (ended) throw RunEnded(reason);
   }
 
   void enqueue(Outgoing o) {
@@ -166,18 +169,28 @@ struct RemoteExchange::State {
             break;
           }
           case FrameType::state_done: {
+            if (h.length != 0) throw RuntimeError("a state_done frame with a payload");
             std::lock_guard lock(mu);
             ++states_done;
             cv.notify_all();
             break;
           }
           case FrameType::done: {
+            if (h.length != 0) throw RuntimeError("a done frame with a payload");
             std::lock_guard lock(mu);
-            ++done_acks;
+            if (h.tensor == wire::kDoneAcknowledged) {
+              acked[j] = 1;
+              ++done_acks;
+            } else if (!finishing && !ended) {  // the chief ended the run
+              ended = true;
+              reason = fmt::format("the chief ended the run at step {}", h.step);
+            }
             cv.notify_all();
             break;
           }
-          case FrameType::heartbeat: break;
+          case FrameType::heartbeat:
+            if (h.length != 0) throw RuntimeError("a heartbeat with a payload");
+            break;
           case FrameType::abort: {
             if (h.length > wire::kMaxReasonBytes) throw RuntimeError("an abort with an oversized reason");
             const std::string why = wire::bytes_text(c.read_payload(h, timeout()));
@@ -195,7 +208,12 @@ struct RemoteExchange::State {
         }
       }
     } catch (const std::exception& e) {
-      fail(fmt::format("lost {}: {}", ps_name(j), e.what()));
+      bool acknowledged;
+      {
+        std::lock_guard lock(mu);
+        acknowledged = acked[j] != 0;  // it said goodbye: its hanging up is no failure
+      }
+      if (!acknowledged) fail(fmt::format("lost {}: {}", ps_name(j), e.what()));
     }
     std::lock_guard lock(mu);
     gone[j] = 1;
@@ -216,6 +234,7 @@ RemoteExchange::RemoteExchange(Engine& engine, const ClusterSpec& cluster, const
   s.have.assign(p.params.size(), kNone);
   s.abort_step.assign(cluster.ps_tasks(), kNone);
   s.gone.assign(cluster.ps_tasks(), 0);
+  s.acked.assign(cluster.ps_tasks(), 0);
   s.max_frame = std::max<uint64_t>({wire::kGlobalSumsBytes, wire::kMaxReasonBytes, 64});
   for (size_t k = 0; k < p.params.size(); ++k) s.max_frame = std::max(s.max_frame, param_bytes(p, k));
 
@@ -249,9 +268,9 @@ RemoteExchange::RemoteExchange(Engine& engine, const ClusterSpec& cluster, const
   s.heartbeat = std::thread([&s] {
     const auto every = std::max(s.timeout() / 4, net::Millis(20));
     std::unique_lock lock(s.mu);
-    while (!s.closing && !s.failed) {
-      s.cv.wait_for(lock, every);
-      if (s.closing || s.failed) break;
+    const auto over = [&] { return s.closing || s.failed; };
+    while (!over()) {
+      if (s.cv.wait_for(lock, every, over)) break;  // (woken early only by the end)
       lock.unlock();
       for (auto& c : s.ps) {
         try {
@@ -270,11 +289,25 @@ RemoteExchange::RemoteExchange(Engine& engine, const ClusterSpec& cluster, const
 
 RemoteExchange::~RemoteExchange() {
   State& s = *s_;
+  std::string why;
+  std::vector<uint8_t> gone;
   {
     std::lock_guard lock(s.mu);
+    if (s.failed && !s.finishing) why = s.reason;
+    gone = s.gone;
     s.closing = true;
     s.cv.notify_all();
   }
+  // A worker leaving on an error tells every PS still there why, so that the run's other
+  // processes name the cause (a lost PS) rather than this worker's hanging up.
+  if (!why.empty())
+    for (size_t j = 0; j < s.ps.size(); ++j)
+      if (!gone[j]) {
+        try {
+          s.ps[j]->send(FrameType::abort, 0, 0, wire::text_bytes(why));
+        } catch (const std::exception&) {
+        }
+      }
   for (auto& c : s.ps) c->shutdown();
   if (s.sender.joinable()) s.sender.join();
   if (s.heartbeat.joinable()) s.heartbeat.join();
@@ -333,11 +366,12 @@ DiceSums RemoteExchange::dice_sums(uint64_t step, std::span<const float> partial
   return s.sums;
 }
 
-void RemoteExchange::update(uint64_t, double) {
+void RemoteExchange::update(uint64_t step, double) {
   // The parameter servers update; the next step zeroes the gradients, so they must be out.
   State& s = *s_;
   std::unique_lock lock(s.mu);
   s.wait(lock, [&] { return s.queue.empty() && !s.sending; });
+  s.steps_done = step + 1;
 }
 
 void RemoteExchange::sync_state(uint64_t steps, bool moments) {
@@ -359,8 +393,13 @@ void RemoteExchange::sync_state(uint64_t steps, bool moments) {
 
 void RemoteExchange::finish() {
   State& s = *s_;
-  for (size_t j = 0; j < s.ps.size(); ++j) s.enqueue({FrameType::done, 0, 0, j, {}});
   std::unique_lock lock(s.mu);
+  s.finishing = true;
+  const uint64_t steps = std::max(s.steps_done, s.start);
+  lock.unlock();
+  for (size_t j = 0; j < s.ps.size(); ++j) s.enqueue({FrameType::done, steps, 0, j, {}});
+  lock.lock();
+  s.ended = false;  // an end announced meanwhile is answered by our own done
   s.wait(lock, [&] { return s.done_acks == s.ps.size(); });
   s.closing = true;
   s.cv.notify_all();

@@ -14,9 +14,17 @@
 
 #include "runtime/cluster.h"
 #include "runtime/engine.h"
+#include "runtime/runtime_error.h"
 #include "runtime/step_exchange.h"
 
 namespace unet::runtime {
+
+// The chief ended the run (it was stopped by a signal, after a final checkpoint) while this
+// worker was on a later step: a clean end, not a failure.
+class RunEnded : public RuntimeError {
+ public:
+  using RuntimeError::RuntimeError;
+};
 
 class RemoteExchange final : public StepExchange {
  public:
@@ -36,7 +44,8 @@ class RemoteExchange final : public StepExchange {
   void update(uint64_t step, double lr) override;
   void sync_state(uint64_t steps, bool moments) override;
 
-  // Tells every PS this worker is done and waits for each to acknowledge.
+  // Tells every PS this worker is done (after its last step) and waits for each to
+  // acknowledge.
   void finish();
 
   // After the run failed: when every PS aborted it (a worker was lost), fetches their state

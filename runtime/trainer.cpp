@@ -104,6 +104,10 @@ TrainSummary Trainer::run() {
   const auto t_start = Clock::now();
   const size_t n = train_.size();
   size_t global_batch = static_cast<size_t>(options_.batch_size);
+  if (n < global_batch && distributed())  // the parameter servers size the step by --batch_size
+    throw RuntimeError(fmt::format("--batch_size {} exceeds the {} training images in {}: give every process of the "
+                                   "run a --batch_size of at most {}",
+                                   global_batch, n, train_.images_path(), n));
   if (n < global_batch) {
     const size_t unit = p.batch * role_.workers;
     const size_t clamped = n / unit * unit;
@@ -161,6 +165,12 @@ TrainSummary Trainer::run() {
         stop = true;
         break;
       }
+      if (options_.stop && *options_.stop) {
+        log_.line(fmt::format("Stopping after global step {} (signal {})", global_step_,
+                              static_cast<int>(*options_.stop)));
+        summary.stopped = stop = true;
+        break;
+      }
     }
     start_batch = 0;
     const double secs = seconds_since(t_epoch);
@@ -174,7 +184,7 @@ TrainSummary Trainer::run() {
     const std::string path = save_checkpoint(options_.checkpoint_dir, p, engine_.arena(), global_step_);
     log_.line(fmt::format("Saved checkpoint {}", path));
   }
-  if (options_.test_at_end) {
+  if (options_.test_at_end && !summary.stopped) {
     Dataset test(options_.data_dir, "test", options_.selection, p);
     summary.test_dice = evaluate(engine_, test);
     log_.line(fmt::format("Test Dice Coef = {:.3f}", summary.test_dice));

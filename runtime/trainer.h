@@ -1,6 +1,7 @@
 // Training as the seed did it: shuffled epochs, a global batch computed as micro-batches with
 // gradient accumulation, -log(Dice) over the whole global batch, Adam with exponential decay.
 #pragma once
+#include <csignal>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -29,6 +30,9 @@ struct TrainOptions {
   bool test_at_end = true;
   int inter_threads = 2;  // > 0: the next micro-batch loads while this one computes
   bool profile = false;   // a line a step: its time, the part blocked on the network, bytes moved
+  // Non-zero (a signal's number, set by a handler): stop after the current step, write the
+  // final checkpoint, skip the test.
+  const volatile std::sig_atomic_t* stop = nullptr;
 };
 
 struct TrainSummary {
@@ -36,6 +40,7 @@ struct TrainSummary {
   std::vector<double> losses;  // one per step run
   double test_dice = -1;       // -1: not evaluated
   double seconds = 0;
+  bool stopped = false;        // ended early by `stop`
 };
 
 // This process's place in a training run. The default is standalone; a worker of a

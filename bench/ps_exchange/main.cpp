@@ -2,14 +2,15 @@
 //
 // Part 1, exchange throughput. One round moves every parameter's gradient to the PS and every
 // updated value back, the real model's volume in its real chunk sizes (one chunk a parameter,
-// in the order the backward finalises them). Four ways, their rounds interleaved so a noisy
+// in the order the backward finalises them). Five ways, their rounds interleaved so a noisy
 // machine disturbs them alike:
 //   raw TCP, one way then the other  POSIX sockets (TCP_NODELAY, 4 MiB buffers, as
 //                                    net::Connection sets): client sends every chunk, then
 //                                    the server sends every chunk back;
 //   raw TCP, both ways at once       the same, the two directions concurrently;
-//   net::Connection frames           the same as the first over the protocol's framing (48-byte
-//                                    header, CRC32C of every payload), one way then the other;
+//   net::Connection frames           the same two over the protocol's framing (48-byte header,
+//                                    CRC32C of every payload), one way then the other, and both
+//                                    ways at once;
 //   parameter server                 an in-process ParameterServer (1 worker) driven by a real
 //                                    RemoteExchange as a worker's step drives it: a gradient
 //                                    frame per parameter after each backward op, pulls for the
@@ -21,7 +22,7 @@
 // left out) and each worker's time blocked on the network (its own summary line).
 //
 //   bench_ps_exchange [--plan plan.bin | --model models/unet_brats.def] [--batch 2]
-//                     [--rounds 20] [--steps 10] [--reps 2] [--unetrun PATH]
+//                     [--rounds 20] [--steps 30] [--reps 3] [--unetrun PATH] [--work_dir DIR | --keep]
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -61,6 +62,7 @@
 #include "kernels/isa_tier.h"
 #include "kernels/kernel_registry.h"
 #include "net/connection.h"
+#include "net/crc32c.h"
 #include "plan/plan_io.h"
 #include "plan/plan_validate.h"
 #include "runtime/cluster.h"
@@ -263,6 +265,18 @@ double framed_one_way_then_other(FramedPair& f, const Chunks& c, Buffers& b) {
   return now_s() - t0;
 }
 
+double framed_both_at_once(FramedPair& f, const Chunks& c, Buffers& b) {
+  const double t0 = now_s();
+  std::thread server_in([&] { recv_frames(*f.server, c, b.server_recv); });
+  std::thread server_out([&] { send_frames(*f.server, net::FrameType::value, c, b.server_send); });
+  std::thread client_out([&] { send_frames(*f.client, net::FrameType::gradient, c, b.client_send); });
+  recv_frames(*f.client, c, b.client_recv);
+  client_out.join();
+  server_out.join();
+  server_in.join();
+  return now_s() - t0;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The parameter server, in process, with one RemoteExchange worker.
 
@@ -382,8 +396,31 @@ double adam_seconds(runtime::Engine& engine, int reps) {
   return median(times);
 }
 
+// One thread's CRC32C over a round's payload in its chunks (the protocol computes it four
+// times a round: each direction's sender and receiver), and the PS's copies of a round (before
+// Adam it backs up value, m and v, and copies worker 0's gradient into the sum: four copies of
+// the weights' size), medians of `reps`.
+std::pair<double, double> crc_and_copy_seconds(const Chunks& c, Buffers& b, int reps) {
+  std::vector<double> crc, copy;
+  uint32_t sink = 0;
+  for (int r = 0; r < reps; ++r) {
+    double t0 = now_s();
+    for (size_t i = 0; i < c.bytes.size(); ++i) sink ^= net::crc32c(b.client_send.data() + c.offset[i], c.bytes[i]);
+    crc.push_back(now_s() - t0);
+    t0 = now_s();
+    for (int k = 0; k < 4; ++k)
+      for (size_t i = 0; i < c.bytes.size(); ++i)
+        std::memcpy((k % 2 ? b.server_recv : b.client_recv).data() + c.offset[i],
+                    (k % 2 ? b.server_send : b.client_send).data() + c.offset[i], c.bytes[i]);
+    copy.push_back(now_s() - t0);
+  }
+  if (sink == 0x12345678) std::fprintf(stderr, " ");  // keep the CRCs
+  return {median(crc), median(copy)};
+}
+
 struct ExchangeFigures {
-  double raw_seq = 0, raw_both = 0, framed = 0, ps = 0, adam = 0;  // median seconds a round
+  double raw_seq = 0, raw_both = 0, framed = 0, framed_both = 0, ps = 0;  // median seconds a round
+  double adam = 0, crc = 0, copies = 0;  // seconds a round of the parts (one thread)
   double ps_wire_bytes = 0;  // a PS round's bytes both ways, headers and heartbeats included
   size_t payload = 0;        // one direction's payload bytes a round
   size_t params = 0;
@@ -395,7 +432,7 @@ ExchangeFigures measure_exchange(const plan::Plan& plan, int rounds, int warmup)
   SocketPair raw;
   FramedPair framed;
   PsPair ps(plan);
-  std::vector<double> t_seq, t_both, t_framed, t_ps;
+  std::vector<double> t_seq, t_both, t_framed, t_framed_both, t_ps;
   runtime::RemoteExchange::Stats before{};
   for (int r = 0; r < warmup + rounds; ++r) {
     const bool timed = r >= warmup;
@@ -404,7 +441,9 @@ ExchangeFigures measure_exchange(const plan::Plan& plan, int rounds, int warmup)
     const double d = ps.round();
     const double bb = raw_both_at_once(raw, c, b);
     const double f = framed_one_way_then_other(framed, c, b);
+    const double fb = framed_both_at_once(framed, c, b);
     if (timed) {
+      t_framed_both.push_back(fb);
       t_seq.push_back(a);
       t_both.push_back(bb);
       t_framed.push_back(f);
@@ -419,6 +458,7 @@ ExchangeFigures measure_exchange(const plan::Plan& plan, int rounds, int warmup)
   x.raw_seq = median(t_seq);
   x.raw_both = median(t_both);
   x.framed = median(t_framed);
+  x.framed_both = median(t_framed_both);
   x.ps = median(t_ps);
   x.ps_wire_bytes = static_cast<double>((after.bytes_sent - before.bytes_sent) +
                                         (after.bytes_received - before.bytes_received)) /
@@ -426,6 +466,7 @@ ExchangeFigures measure_exchange(const plan::Plan& plan, int rounds, int warmup)
   x.payload = c.total;
   x.params = c.param.size();
   x.adam = adam_seconds(ps.engine, 5);
+  std::tie(x.crc, x.copies) = crc_and_copy_seconds(c, b, 5);
   return x;
 }
 
@@ -597,6 +638,7 @@ StepRun run_standalone(const std::string& unetrun, const std::string& plan, cons
   args.insert(args.end(), {"--checkpoint_dir", dir + "/" + tag + ".ckpt", "--log", dir + "/" + tag + ".log"});
   Child c(tag, args, dir + "/" + tag + ".out");
   if (c.wait(300) != 0) throw std::runtime_error(fmt::format("{} failed; see {}", tag, c.log));
+  std::filesystem::remove_all(dir + "/" + tag + ".ckpt");  // ~90 MB a run, not needed
   StepRun r;
   r.step = step_seconds(c, warm, steps);
   r.cpu[0] = c.cpu_seconds;
@@ -624,6 +666,7 @@ StepRun run_cluster(const std::string& unetrun, const std::string& plan, const s
   bool ok = true;
   for (size_t i = procs.size(); i-- > 0;) ok = procs[i]->wait(300) == 0 && ok;  // workers first, then the PS
   if (!ok) throw std::runtime_error(fmt::format("{} failed; see its logs in {}", tag, dir));
+  std::filesystem::remove_all(dir + "/" + tag + ".ckpt");
   StepRun r;
   r.step = step_seconds(*procs[1], warm, steps);
   r.step_w1 = step_seconds(*procs[2], warm, steps);
@@ -647,8 +690,8 @@ int main(int argc, char** argv) {
   std::string plan_path, model = std::string(UNET_SOURCE_DIR) + "/models/unet_brats.def", unetrun = UNETRUN_PATH;
   std::string work_dir;
   uint32_t batch = 2;
-  int rounds = 20, warmup_rounds = 2, steps = 10, warm_steps = 2, reps = 2, images = 16;
-  bool skip_exchange = false, skip_steps = false;
+  int rounds = 20, warmup_rounds = 2, steps = 30, warm_steps = 3, reps = 3, images = 32;
+  bool skip_exchange = false, skip_steps = false, keep = false;
   app.add_option("--plan", plan_path, "plan.bin to use (default: compile --model for --batch, native tier)");
   app.add_option("--model", model, "model.def compiled when no --plan is given")->capture_default_str();
   app.add_option("--batch", batch, "micro-batch b: standalone batch, and each worker's share of a global 2b")
@@ -660,12 +703,15 @@ int main(int argc, char** argv) {
   app.add_option("--reps", reps, "standalone / cluster runs, alternating")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--images", images, "synthetic training images (128x128, or the plan's size)")->capture_default_str();
   app.add_option("--unetrun", unetrun, "the unetrun binary of part 2")->capture_default_str();
-  app.add_option("--work_dir", work_dir, "where data, plan and logs go (default: a fresh temp folder)");
+  app.add_option("--work_dir", work_dir, "where data, plan and logs go (default: a fresh temp folder, removed at "
+                                         "the end unless --keep)");
+  app.add_flag("--keep", keep, "keep the default temp folder (data, plan, the processes' logs)");
   app.add_flag("--skip_exchange", skip_exchange, "skip part 1");
   app.add_flag("--skip_steps", skip_steps, "skip part 2");
   CLI11_PARSE(app, argc, argv);
   try {
     if (steps <= warm_steps) throw std::runtime_error("--steps must exceed --warm_steps");
+    const bool own_dir = work_dir.empty() && !keep;
     if (work_dir.empty())
       work_dir = (std::filesystem::temp_directory_path() / fmt::format("bench_ps_exchange_{}", ::getpid())).string();
     std::filesystem::create_directories(work_dir);
@@ -691,22 +737,27 @@ int main(int argc, char** argv) {
       const ExchangeFigures x = measure_exchange(plan, rounds, warmup_rounds);
       const double moved = 2.0 * static_cast<double>(x.payload);  // gradients up + values down
       auto mbs = [&](double s) { return moved / s / 1e6; };
-      fmt::print("## Part 1: a round = {} gradients up + {} values down = {:.2f} MB of payload; median of {} rounds "
-                 "after {} warm-up\n\n",
-                 x.params, x.params, moved / 1e6, rounds, warmup_rounds);
-      fmt::print("| exchange | ms a round | MB/s (payload both ways) | PS as share of it |\n|---|---|---|---|\n");
-      fmt::print("| raw TCP, one way then the other | {:.1f} | {:.0f} | {:.0f} % |\n", x.raw_seq * 1e3, mbs(x.raw_seq),
-                 100 * x.raw_seq / x.ps);
-      fmt::print("| raw TCP, both ways at once | {:.1f} | {:.0f} | {:.0f} % |\n", x.raw_both * 1e3, mbs(x.raw_both),
-                 100 * x.raw_both / x.ps);
-      fmt::print("| net::Connection frames, one way then the other | {:.1f} | {:.0f} | {:.0f} % |\n", x.framed * 1e3,
-                 mbs(x.framed), 100 * x.framed / x.ps);
-      fmt::print("| parameter server (RemoteExchange, 1 worker, Adam included) | {:.1f} | {:.0f} | — |\n\n",
-                 x.ps * 1e3, mbs(x.ps));
-      fmt::print("PS round on the wire: {:.2f} MB both ways (headers, pulls, heartbeats included)\n",
+      fmt::print("## Part 1: exchange throughput on loopback\n\n");
+      fmt::print("A round: {} gradients up + {} values down, {:.2f} MB of payload in {} chunks each way (one a "
+                 "parameter, the backward's order). Median of {} rounds after {} warm-up, the kinds interleaved.\n\n",
+                 x.params, x.params, moved / 1e6, x.params, rounds, warmup_rounds);
+      fmt::print("| exchange | ms a round | MB/s (payload both ways) | PS throughput as a share of it |\n"
+                 "|---|---|---|---|\n");
+      auto row = [&](const char* name, double t) {
+        fmt::print("| {} | {:.1f} | {:.0f} | {:.0f} % |\n", name, t * 1e3, mbs(t), 100 * t / x.ps);
+      };
+      row("raw TCP, one way then the other", x.raw_seq);
+      row("raw TCP, both ways at once", x.raw_both);
+      row("net::Connection frames, one way then the other", x.framed);
+      row("net::Connection frames, both ways at once", x.framed_both);
+      row("parameter server: RemoteExchange -> ParameterServer, 1 worker, Adam included", x.ps);
+      fmt::print("\nPS round on the wire: {:.2f} MB both ways (headers, pulls and heartbeats included).\n",
                  x.ps_wire_bytes / 1e6);
-      fmt::print("Adam over every parameter, one thread, as the PS runs it: {:.1f} ms a step\n", x.adam * 1e3);
-      fmt::print("PS / raw TCP (one way then the other): {:.0f} %; PS / raw TCP (both at once): {:.0f} %\n\n",
+      fmt::print("One thread's share of a round's work: CRC32C of one direction's payload {:.1f} ms ({:.1f} GB/s; "
+                 "computed 4 times a round: each sender and receiver); the PS's 4 copies of the weights' size "
+                 "(backup of value, m, v; sum from worker 0's buffer) {:.1f} ms; Adam over every parameter {:.1f} ms.\n",
+                 x.crc * 1e3, static_cast<double>(x.payload) / x.crc / 1e9, x.copies * 1e3, x.adam * 1e3);
+      fmt::print("PS / raw TCP: {:.0f} % of one way then the other, {:.0f} % of both ways at once.\n\n",
                  100 * x.raw_seq / x.ps, 100 * x.raw_both / x.ps);
     }
 
@@ -719,31 +770,42 @@ int main(int argc, char** argv) {
         alone.push_back(run_standalone(unetrun, plan_path, dir, plan.batch, steps, warm_steps, r));
         cluster.push_back(run_cluster(unetrun, plan_path, dir, plan.batch, steps, warm_steps, r));
       }
-      fmt::print("## Part 2: steps {}..{} of {} timed (from the log lines' arrival), unetrun --num_threads 1 "
-                 "--no_pin, batch {} a process, {} runs each, alternating\n\n",
-                 warm_steps + 1, steps, steps, plan.batch, reps);
-      fmt::print("| run | rep | s a step | images/s | blocked on the network (w0, w1; whole run) | whole run "
-                 "(w0, w1) | CPU s (ps, w0, w1) |\n|---|---|---|---|---|---|---|\n");
+      fmt::print("## Part 2: step time, unetrun processes\n\n");
+      fmt::print("Each run {} steps; the step time over steps {}..{} from the arrival of the \"Global Step\" lines. "
+                 "unetrun --num_threads 1 --no_pin, batch {} a process (standalone batch {}; cluster global batch "
+                 "{}), {} runs of each, alternating. Blocked: RemoteExchange::stats().blocked_seconds over the "
+                 "worker's whole run (its first step, which waits for the other worker's start, included). "
+                 "CPU: user + system seconds of each process's whole run.\n\n",
+                 steps, warm_steps + 1, steps, plan.batch, plan.batch, 2 * plan.batch, reps);
+      fmt::print("| run | rep | s a step (w0; w1) | images/s | blocked s (w0; w1) | blocked ms a step (w0; w1) | "
+                 "CPU s (standalone or ps; w0; w1) |\n|---|---|---|---|---|---|---|\n");
       for (int r = 0; r < reps; ++r) {
         const StepRun& a = alone[r];
-        fmt::print("| standalone, 1 x 1 thread, batch {} | {} | {:.3f} | {:.2f} | — | — | {:.1f} |\n", plan.batch, r,
-                   a.step, plan.batch / a.step, a.cpu[0]);
+        fmt::print("| standalone, 1 process x 1 thread | {} | {:.3f} | {:.2f} | — | — | {:.1f} |\n", r, a.step,
+                   plan.batch / a.step, a.cpu[0]);
         const StepRun& c = cluster[r];
-        fmt::print("| 1 PS + 2 workers x 1 thread, global batch {} | {} | {:.3f} (w1 {:.3f}) | {:.2f} | {:.2f} s, "
-                   "{:.2f} s | {:.1f} s, {:.1f} s | {:.1f}, {:.1f}, {:.1f} |\n",
-                   2 * plan.batch, r, c.step, c.step_w1, 2 * plan.batch / c.step, c.blocked[0], c.blocked[1],
-                   c.total[0], c.total[1], c.cpu[0], c.cpu[1], c.cpu[2]);
+        fmt::print("| 1 PS + 2 workers x 1 thread | {} | {:.3f}; {:.3f} | {:.2f} | {:.2f}; {:.2f} | {:.0f}; {:.0f} | "
+                   "{:.1f}; {:.1f}; {:.1f} |\n",
+                   r, c.step, c.step_w1, 2 * plan.batch / c.step, c.blocked[0], c.blocked[1],
+                   1e3 * c.blocked[0] / steps, 1e3 * c.blocked[1] / steps, c.cpu[0], c.cpu[1], c.cpu[2]);
       }
-      std::vector<double> sa, sc;
+      std::vector<double> sa, sc, bl;
       for (const auto& a : alone) sa.push_back(a.step);
-      for (const auto& c : cluster) sc.push_back(c.step);
+      for (const auto& c : cluster) {
+        sc.push_back(c.step);
+        bl.push_back(0.5 * (c.blocked[0] + c.blocked[1]) / steps);
+      }
       const double ma = median(sa), mc = median(sc);
-      fmt::print("\nmedian step: standalone {:.3f} s ({:.2f} images/s), cluster {:.3f} s ({:.2f} images/s): the "
-                 "cluster's step is {:.2f}x the standalone's, its throughput {:.2f}x\n",
-                 ma, plan.batch / ma, mc, 2 * plan.batch / mc, mc / ma, (2 * plan.batch / mc) / (plan.batch / ma));
-      fmt::print("worker traffic (rep 0): w0 sent {:.1f} MB, received {:.1f} MB over {} steps\n", cluster[0].mb_sent[0],
-                 cluster[0].mb_received[0], steps);
+      fmt::print("\nMedian step: standalone {:.3f} s ({:.2f} images/s), cluster {:.3f} s ({:.2f} images/s): the "
+                 "cluster's step is {:.2f}x the standalone's, its throughput {:.2f}x (2 would be perfect scaling); "
+                 "blocked on the network {:.0f} ms a step ({:.0f} % of the cluster's step).\n",
+                 ma, plan.batch / ma, mc, 2 * plan.batch / mc, mc / ma, (2 * plan.batch / mc) / (plan.batch / ma),
+                 1e3 * median(bl), 100 * median(bl) / mc);
+      fmt::print("Worker 0's traffic (rep 0): sent {:.1f} MB, received {:.1f} MB in its {} steps (initial weights and "
+                 "the final state with Adam's moments included).\n",
+                 cluster[0].mb_sent[0], cluster[0].mb_received[0], steps);
     }
+    if (own_dir) std::filesystem::remove_all(work_dir);
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_ps_exchange: %s\n", e.what());

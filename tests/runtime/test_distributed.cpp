@@ -129,7 +129,7 @@ class Distributed : public ::testing::Test {
     for (size_t j = 0; j < ps_tasks; ++j)
       c.ps.push_back(spawn(fmt::format("{} --ps --task_index {}", base, j), fmt::format("{}/{}.ps{}.out", dir_, name, j)));
     for (size_t k = 0; k < workers; ++k)
-      c.workers.push_back(spawn(fmt::format("{} --worker --task_index {} --log {}/{}.w{}.log", base, k, dir_, name, k),
+      c.workers.push_back(spawn(fmt::format("{} --worker --task_index {} --log {}/{}.log", base, k, dir_, name),
                                 fmt::format("{}/{}.w{}.out", dir_, name, k)));
     return c;
   }
@@ -174,7 +174,7 @@ TEST_F(Distributed, OnePsTwoWorkersEqualStandaloneToTheBit) {
   expect_same_state(dir_ + "/cluster/latest.npz", reference);
   // --profile: a line a step with the time blocked and the bytes (a step moves each weight's
   // gradient out and its value back: at least the parameters' bytes each way).
-  const std::string chief = read_text(dir_ + "/cluster.w0.log");
+  const std::string chief = read_text(dir_ + "/cluster.log");
   const size_t at = chief.find("Step 3: ");
   ASSERT_NE(at, std::string::npos) << chief;
   double total, compute, blocked, sent_mb, received_mb;
@@ -185,10 +185,10 @@ TEST_F(Distributed, OnePsTwoWorkersEqualStandaloneToTheBit) {
       << chief.substr(at, 200);
   EXPECT_GE(blocked, 0);
   EXPECT_LE(blocked, total);
-  EXPECT_GE(sent_mb * 1e6, static_cast<double>(plan_.params_region.bytes) * 0.9);
-  EXPECT_GE(received_mb * 1e6, static_cast<double>(plan_.params_region.bytes) * 0.9);
-  EXPECT_NE(read_text(dir_ + "/cluster.w0.log").find("Test Dice Coef"), std::string::npos);
-  EXPECT_NE(read_text(dir_ + "/cluster.w1.log").find("Global Step: 10"), std::string::npos);
+  EXPECT_GE(sent_mb * 1e6, static_cast<double>(plan_.params_region.bytes) * 0.8);  // (printed to 10 kB)
+  EXPECT_GE(received_mb * 1e6, static_cast<double>(plan_.params_region.bytes) * 0.8);
+  EXPECT_NE(read_text(dir_ + "/cluster.log").find("Test Dice Coef"), std::string::npos);
+  EXPECT_NE(read_text(dir_ + "/cluster.1.log").find("Global Step: 10"), std::string::npos);
 }
 
 TEST_F(DistributedBestTier, OnePsTwoWorkersEqualStandaloneToTheBit) {
@@ -276,7 +276,7 @@ TEST_F(Distributed, KilledWorkerStopsTheRunAndResumeFinishesItExactly) {
   const int steps = 60;  // 20 epochs of 3 steps
   const std::string reference = standalone(4, steps);
   Cluster c = start_cluster(1, 2, 4, steps, "");
-  ASSERT_TRUE(wait_for_text(dir_ + "/cluster.w1.log", "Global Step: 20")) << read_text(dir_ + "/cluster.w1.log");
+  ASSERT_TRUE(wait_for_text(dir_ + "/cluster.1.log", "Global Step: 20")) << read_text(dir_ + "/cluster.1.log");
   kill(c.workers[1].pid, SIGKILL);
   EXPECT_EQ(wait_exit(c.workers[1]), -SIGKILL);
   const auto t0 = std::chrono::steady_clock::now();
@@ -301,14 +301,14 @@ TEST_F(Distributed, KilledWorkerStopsTheRunAndResumeFinishesItExactly) {
 // A lost parameter server: every worker stops with one line naming it.
 TEST_F(Distributed, LostParameterServerStopsEveryWorkerNamingIt) {
   Cluster c = start_cluster(2, 2, 4, 60, "");
-  ASSERT_TRUE(wait_for_text(dir_ + "/cluster.w0.log", "Global Step: 5")) << read_text(dir_ + "/cluster.w0.log");
+  ASSERT_TRUE(wait_for_text(dir_ + "/cluster.log", "Global Step: 5")) << read_text(dir_ + "/cluster.log");
   kill(c.ps[1].pid, SIGKILL);
   EXPECT_EQ(wait_exit(c.ps[1]), -SIGKILL);
   for (auto& w : c.workers) {
     EXPECT_EQ(wait_exit(w), 1);
     const std::string out = read_text(w.log);
     const std::string last = out.substr(out.rfind('\n', out.size() - 2) + 1);
-    EXPECT_NE(last.find("lost parameter server 1"), std::string::npos) << out;
+    EXPECT_NE(last.find("lost parameter server 1"), std::string::npos) << out;  // the cause, whoever tells it
   }
   EXPECT_EQ(wait_exit(c.ps[0]), 1);  // the workers it served vanished mid-run
 }
@@ -320,7 +320,7 @@ TEST_F(Distributed, HungWorkerIsCaughtByTheTimeoutAndTheChiefCheckpointsEverySha
   const int steps = 60;
   const std::string reference = standalone(6, steps / 2);  // 12 images: 2 steps an epoch
   Cluster c = start_cluster(2, 3, 6, steps / 2, "", "cluster", "cluster", 1);
-  ASSERT_TRUE(wait_for_text(dir_ + "/cluster.w2.log", "Global Step: 6")) << read_text(dir_ + "/cluster.w2.log");
+  ASSERT_TRUE(wait_for_text(dir_ + "/cluster.2.log", "Global Step: 6")) << read_text(dir_ + "/cluster.2.log");
   kill(c.workers[2].pid, SIGSTOP);
   const auto t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(wait_exit(c.workers[0]), 1);
@@ -393,6 +393,37 @@ TEST_F(Distributed, LocalLauncherNamesAKilledChildAndLeavesNoOrphans) {
   const std::string out = read_text(p.log);
   EXPECT_NE(out.find(fmt::format("worker 1 (pid {}) was killed by signal 9", victim)), std::string::npos) << out;
   EXPECT_TRUE(processes_mentioning(dir_ + "/plan.bin").empty());
+}
+
+// Ctrl-C at unetlaunch: the chief finishes its step and writes the final checkpoint, the others
+// are told the run ended, everything exits 0; unetlaunch --resume ends where an uninterrupted
+// run ends.
+TEST_F(Distributed, InterruptedLauncherCheckpointsAndResumesExactly) {
+  const int steps = 60;
+  const std::string reference = standalone(4, steps);
+  auto launch = [&](const std::string& extra, const std::string& name) {
+    return spawn(fmt::format("'{}' --local --workers 2 --run_dir {}/{} {}/plan.bin {} --checkpoint_dir "
+                             "{}/launched --log {}/{}.log {}",
+                             UNETLAUNCH_PATH, dir_, name, dir_, training_flags(4, steps), dir_, dir_, name, extra),
+                 dir_ + "/" + name + ".out");
+  };
+  Process p = launch("", "launch");
+  ASSERT_TRUE(wait_for_text(dir_ + "/launch.log", "Global Step: 5")) << read_text(p.log);
+  kill(p.pid, SIGINT);
+  EXPECT_EQ(wait_exit(p), 0) << read_text(p.log);
+  const std::string out = read_text(p.log);
+  EXPECT_NE(out.find("Stopping after global step"), std::string::npos) << out;
+  EXPECT_EQ(out.find("Test Dice Coef"), std::string::npos) << out;
+  EXPECT_NE(read_text(dir_ + "/launch/worker.1.out").find("the chief ended the run"), std::string::npos);
+  Arena a(plan_.arena_bytes, -1);
+  const uint64_t stopped_at = load_checkpoint(dir_ + "/launched/latest.npz", plan_, a.data(), CheckpointUse::resume);
+  EXPECT_GE(stopped_at, 5u);
+  EXPECT_LT(stopped_at, static_cast<uint64_t>(steps));
+  EXPECT_TRUE(processes_mentioning(dir_ + "/plan.bin").empty());
+
+  Process again = launch("--resume", "resumed");
+  EXPECT_EQ(wait_exit(again), 0) << read_text(again.log);
+  expect_same_state(dir_ + "/launched/latest.npz", reference);
 }
 
 }  // namespace

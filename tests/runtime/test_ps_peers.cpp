@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -138,6 +139,19 @@ class RawPeer {
       done += static_cast<size_t>(n);
     }
   }
+  // True when the other side closes the connection within `limit` (bytes it sends are skipped).
+  bool closed_within(std::chrono::milliseconds limit) {
+    const auto deadline = Clock::now() + limit;
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      if (left <= 0) return false;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left)) <= 0) continue;
+      std::byte sink[256];
+      const ssize_t n = ::recv(fd_, sink, sizeof sink, 0);
+      if (n <= 0) return true;  // EOF or reset
+    }
+  }
   void close() {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
@@ -151,8 +165,9 @@ class RawPeer {
 std::vector<std::byte> frame_bytes(const net::FrameHeader& h, std::span<const std::byte> payload) {
   const std::span<const std::byte> parts[] = {payload};
   const net::HeaderBytes header = net::encode_header(h, parts);
-  std::vector<std::byte> out(header.begin(), header.end());
-  out.insert(out.end(), payload.begin(), payload.end());
+  std::vector<std::byte> out(header.size() + payload.size());
+  std::memcpy(out.data(), header.data(), header.size());
+  if (!payload.empty()) std::memcpy(out.data() + header.size(), payload.data(), payload.size());
   return out;
 }
 
@@ -244,9 +259,9 @@ class PsPeers : public ::testing::Test {
 
   // serve()'s outcome: "" when it returned, "RuntimeError: ..." when it threw one. A serve()
   // still running after `limit` fails the test (and is stopped).
-  std::string serve_outcome(std::chrono::milliseconds limit = 10000ms) {
+  std::string serve_outcome(std::chrono::milliseconds limit = 10000ms, bool report = true) {
     if (serve_future_.wait_for(limit) != std::future_status::ready) {
-      ADD_FAILURE() << "serve() still running after " << limit.count() << " ms";
+      if (report) ADD_FAILURE() << "serve() still running after " << limit.count() << " ms";
       ps_->stop();
     }
     if (serving_.joinable()) serving_.join();
@@ -330,6 +345,7 @@ TEST_F(PsPeers, SilentPeerIsDroppedAfterThePeerTimeout) {
   expect_worker_trains_to_the_end();
   expect_run_completes();
   expect_refusal_logged("sent nothing for 500 ms");
+  EXPECT_TRUE(silent.closed_within(2000ms)) << "the PS kept a silent peer's connection open";
   EXPECT_GE(Clock::now() - t0, kPeerTimeout);
 }
 
@@ -462,6 +478,30 @@ TEST_F(PsPeers, OutOfRangeWorkerIndexIsRefused) {
   expect_run_completes();
 }
 
+TEST_F(PsPeers, RoleOtherThanWorkerIsRefused) {
+  start_ps(1);
+  net::Hello h = hello(0);
+  h.role = 1;
+  const std::string seen = handshake_refusal(h, kToken);
+  EXPECT_NE(seen.find("role 1 is not a worker"), std::string::npos) << seen;
+  expect_refusal_logged("role 1 is not a worker");
+  expect_worker_trains_to_the_end();
+  expect_run_completes();
+}
+
+TEST_F(PsPeers, OtherProtocolVersionIsRefused) {
+  start_ps(1);
+  RawPeer peer(ps_->port());
+  net::FrameHeader h;
+  h.type = net::FrameType::hello;
+  auto bytes = frame_bytes(h, hello_payload(0, fingerprint(), digest()));
+  bytes[4] = std::byte{2};  // protocol version 2
+  peer.write(bytes);
+  expect_refusal_logged("protocol version 2, this parameter server speaks 1");
+  expect_worker_trains_to_the_end();
+  expect_run_completes();
+}
+
 // Every kind of refused peer at once, while two workers train: the run still completes.
 TEST_F(PsPeers, ManyBadPeersDuringATwoWorkerRun) {
   start_ps(2);
@@ -502,14 +542,20 @@ TEST_F(PsPeers, ManyBadPeersDuringATwoWorkerRun) {
 // instead of training on (or hanging).
 class PsProtocolBreak : public PsPeers {
  protected:
+  // `first`: worker 0 misbehaves before worker 1 starts training (and the PS has had time to
+  // read it), rather than while it trains.
   void expect_run_stopped_by_worker0(const std::function<void(net::Connection&)>& misbehave,
-                                     const std::string& reason) {
+                                     const std::string& reason, bool first = false) {
     start_ps(2);
     std::unique_ptr<Worker> good;
     ASSERT_NO_THROW(good = make_worker(1));
     net::Connection bad = net::Connection::connect(cluster_.ps_hosts[0], 2000ms);
     ASSERT_NO_THROW(net::client_handshake(bad, hello(0), kToken, 2000ms));
     ASSERT_TRUE(ps_log_.wait_for({"worker 0 connected from"})) << ps_log_.text();
+    if (first) {
+      misbehave(bad);
+      std::this_thread::sleep_for(200ms);
+    }
     auto training = std::async(std::launch::async, [&]() -> std::string {
       try {
         good->train();
@@ -520,9 +566,16 @@ class PsProtocolBreak : public PsPeers {
       }
       return "trained to the end";
     });
-    misbehave(bad);
+    if (!first) misbehave(bad);
 
-    const std::string outcome = serve_outcome();
+    bool stopped = serve_future_.wait_for(5s) == std::future_status::ready;
+    if (!stopped)
+      ADD_FAILURE() << "serve() still running 5 s after worker 0 misbehaved"
+                    << (training.wait_for(0ms) != std::future_status::ready
+                            ? "; worker 1 is blocked too (PS heartbeats keep it waiting: nothing would ever end "
+                              "this run)"
+                            : "");
+    const std::string outcome = serve_outcome(0ms, /*report=*/false);
     EXPECT_EQ(outcome.rfind("RuntimeError: ", 0), 0u) << outcome;
     EXPECT_NE(outcome.find("worker 0 (127.0.0.1:"), std::string::npos) << outcome;
     EXPECT_NE(outcome.find(reason), std::string::npos) << outcome;
@@ -586,6 +639,79 @@ TEST_F(PsProtocolBreak, FrameTypeAWorkerNeverSends) {
 
 TEST_F(PsProtocolBreak, WorkerFallsSilent) {
   expect_run_stopped_by_worker0([](net::Connection&) {}, "sent nothing for 500 ms");
+}
+
+TEST_F(PsProtocolBreak, WorkerAborts) {
+  expect_run_stopped_by_worker0(
+      [](net::Connection& c) {
+        const std::string why = "out of memory on worker 0";
+        c.send(net::FrameType::abort, 0, 0, std::as_bytes(std::span(why.data(), why.size())));
+      },
+      "stopped: out of memory on worker 0");
+}
+
+TEST_F(PsProtocolBreak, WorkerDisconnectsAfterTheHandshake) {
+  expect_run_stopped_by_worker0([](net::Connection& c) { c.shutdown(); }, "closed the connection");
+}
+
+// Dice partials for a step nobody is at, sent before the other worker's: the PS must blame
+// the worker that sent them, not the one whose partials for the right step come next.
+TEST_F(PsProtocolBreak, DicePartialsForAFutureStep) {
+  expect_run_stopped_by_worker0(
+      [&](net::Connection& c) {
+        const auto partials = zeros(3 * 2 * sizeof(float));  // a share of 2 images
+        c.send(net::FrameType::dice_partials, 7, 0, partials);
+      },
+      "step 7", /*first=*/true);
+}
+
+// A worker other than the chief that says done at step 0 of a 3-step run and leaves: its
+// gradients will never come, so the run stops (naming it) rather than leave the chief waiting.
+TEST_F(PsProtocolBreak, NonChiefDoneBeforeTheRunEndsStopsTheRun) {
+  start_ps(2);
+  std::unique_ptr<Worker> chief;
+  ASSERT_NO_THROW(chief = make_worker(0));
+  net::Connection bad = net::Connection::connect(cluster_.ps_hosts[0], 2000ms);
+  ASSERT_NO_THROW(net::client_handshake(bad, hello(1), kToken, 2000ms));
+  ASSERT_TRUE(ps_log_.wait_for({"worker 1 connected from"})) << ps_log_.text();
+  bad.send(net::FrameType::done, 0, 0);
+  bad.shutdown();
+  std::this_thread::sleep_for(200ms);
+  std::string seen = "trained to the end";
+  try {
+    chief->train();
+  } catch (const RuntimeError& e) {
+    seen = e.what();
+  }
+  EXPECT_NE(seen.find("worker 1 ended its run at step 0"), std::string::npos) << seen;
+  const std::string outcome = serve_outcome();
+  EXPECT_EQ(outcome.rfind("RuntimeError: ", 0), 0u) << outcome;
+  EXPECT_NE(outcome.find("worker 1 ended its run at step 0"), std::string::npos) << outcome;
+  chief.reset();
+}
+
+// The chief's done ends the run at its step for everyone (a run stopped by a signal): a
+// worker still on a later step is told so (RunEnded), says done, and the PS ends cleanly.
+TEST_F(PsProtocolBreak, ChiefDoneEndsTheRunCleanlyForTheOthers) {
+  start_ps(2);
+  std::unique_ptr<Worker> other;
+  ASSERT_NO_THROW(other = make_worker(1));
+  net::Connection chief = net::Connection::connect(cluster_.ps_hosts[0], 2000ms);
+  ASSERT_NO_THROW(net::client_handshake(chief, hello(0), kToken, 2000ms));
+  ASSERT_TRUE(ps_log_.wait_for({"worker 0 connected from"})) << ps_log_.text();
+  chief.send(net::FrameType::done, 0, 0);
+  std::string seen = "trained to the end";
+  try {
+    other->train();
+  } catch (const RunEnded& e) {
+    seen = e.what();
+    other->exchange.finish();
+  }
+  EXPECT_NE(seen.find("the chief ended the run at step 0"), std::string::npos) << seen;
+  const std::string outcome = serve_outcome();
+  EXPECT_EQ(outcome.rfind("RuntimeError", 0), std::string::npos) << outcome;
+  EXPECT_TRUE(ps_log_.has({"every worker is done at step 0"})) << ps_log_.text();
+  other.reset();
 }
 
 // --- Serving without a token ------------------------------------------------------------

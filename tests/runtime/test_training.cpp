@@ -1,6 +1,9 @@
 // Training semantics: micro-batch accumulation, resume, learning, inference, checkpoints, and
 // unetrun's handling of bad input.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cmath>
@@ -258,6 +261,41 @@ class UnetrunErrors : public ::testing::Test {
   }
   std::string dir_, base_;
 };
+
+// SIGTERM (or Ctrl-C): the step finishes, the final checkpoint is written, the exit is clean.
+TEST_F(UnetrunErrors, SignalStopsAfterTheStepWithAFinalCheckpoint) {
+  test::write_dataset(dir_ + "/many", "train", 64, 16, 16, 3);
+  test::write_dataset(dir_ + "/many", "test", 2, 16, 16, 4);
+  const std::string log = dir_ + "/stop.out";
+  const std::string cmd = std::string("exec '") + UNETRUN_PATH + "' " + dir_ + "/plan.bin --num_threads 1 --channels " +
+                          "flair,t1ce --data " + dir_ + "/many --checkpoint_dir " + dir_ + "/stopck --epochs 1000 " +
+                          "--batch_size 2 --log " + dir_ + "/stop.log > " + log + " 2>&1";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  auto text = [&] {
+    std::string s;
+    if (std::FILE* f = std::fopen(log.c_str(), "r")) {
+      char buf[4096];
+      size_t n;
+      while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
+      std::fclose(f);
+    }
+    return s;
+  };
+  for (int i = 0; i < 20000 && text().find("Global Step: 3,") == std::string::npos; ++i) usleep(1000);
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  const std::string out = text();
+  ASSERT_TRUE(WIFEXITED(status)) << out;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << out;
+  EXPECT_NE(out.find("Stopping after global step"), std::string::npos) << out;
+  EXPECT_NE(out.find("Saved checkpoint"), std::string::npos) << out;
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/stopck/latest.npz"));
+}
 
 TEST_F(UnetrunErrors, MissingDataFolder) { expect_error(base_ + " --data " + dir_ + "/nowhere", "imgs_train.npy"); }
 

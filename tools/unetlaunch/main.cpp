@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     ProcessGroup group;
+    group.set_stop_target("worker 0");
     auto argv_for = [&](std::vector<std::string> role) {
       std::vector<std::string> a = {unetrun, plan};
       a.insert(a.end(), role.begin(), role.end());

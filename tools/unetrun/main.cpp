@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <optional>
@@ -20,6 +21,18 @@
 #include "runtime/trainer.h"
 
 using namespace unet::runtime;
+
+namespace {
+volatile std::sig_atomic_t g_stop = 0;
+void on_stop_signal(int sig) { g_stop = sig; }
+// SIGINT / SIGTERM: finish the step, write the final checkpoint, exit cleanly (standalone and
+// the chief; the chief's end then ends every other worker's run).
+void stop_cleanly_on_signals(TrainOptions& train) {
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+  train.stop = &g_stop;
+}
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"unetrun: train the BraTS UNet from a compiled plan, or run inference"};
@@ -121,6 +134,7 @@ int main(int argc, char** argv) {
     }
     if (!as_ps && !as_worker) {
       Engine& engine = *engine_slot;
+      stop_cleanly_on_signals(train);
       TrainingLog log(log_path);
       Trainer trainer(engine, train, log);
       log.line(fmt::format("unetrun: {} ({}, tier {}, micro-batch {}), {} threads, data {}", plan_path,
@@ -163,10 +177,12 @@ int main(int argc, char** argv) {
     // A worker: the chief (index 0) logs to --log, writes the checkpoints and tests; the
     // others log to training.<index>.log beside it.
     const bool chief = task_index == 0;
+    if (chief) stop_cleanly_on_signals(train);
     if (!chief) {
-      if (!app.count("--log"))
-        log_path = (std::filesystem::path(log_path).parent_path() / fmt::format("training.{}.log", task_index))
-                       .string();
+      const std::filesystem::path chief_log(log_path);  // training.log -> training.1.log beside it
+      log_path = (chief_log.parent_path() /
+                  fmt::format("{}.{}{}", chief_log.stem().string(), task_index, chief_log.extension().string()))
+                     .string();
       train.checkpoint_dir.clear();
       train.test_at_end = false;
     }
@@ -181,6 +197,10 @@ int main(int argc, char** argv) {
     TrainSummary summary;
     try {
       summary = trainer.run();
+    } catch (const RunEnded& e) {
+      log.line(fmt::format("worker {}: {}", task_index, e.what()));
+      exchange.finish();
+      return 0;
     } catch (const RuntimeError& e) {
       // With several PS tasks the chief writes the checkpoint of the last completed step (a
       // lone PS writes it itself).
