@@ -4,6 +4,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -68,7 +69,10 @@ struct ParameterServer::State {
   std::vector<uint8_t> done;
   std::vector<uint64_t> done_step;  // per worker: the step it said done after
   std::vector<uint8_t> ended;  // per worker: its connection is over
-  size_t done_count = 0, applying = 0;
+  size_t done_count = 0, applying = 0;  // applying: updates queued or running
+  std::deque<size_t> updates;           // parameters whose every gradient is in
+  bool quitting = false;                // the updaters stop
+  std::vector<std::thread> updaters;
   bool failed = false, stopping = false;
   std::string reason;
   uint64_t dice_step = 0;  // the step whose Dice partials are being gathered
@@ -121,6 +125,19 @@ struct ParameterServer::State {
     }
   }
 
+  void update_loop() {
+    std::unique_lock lock(mu);
+    for (;;) {
+      cv.wait(lock, [&] { return quitting || !updates.empty(); });
+      if (updates.empty()) return;
+      const size_t p = updates.front();
+      updates.pop_front();
+      lock.unlock();
+      apply(p);
+      lock.lock();
+    }
+  }
+
   void send_value(const ConnPtr& c, size_t p, uint64_t step) {
     const plan::Tensor& t = value_of(p);
     try {
@@ -139,10 +156,11 @@ struct ParameterServer::State {
     std::memcpy(backup.data() + r, a + w.offset, w.bytes);
     std::memcpy(backup.data() + region + r, a + m.offset, m.bytes);
     std::memcpy(backup.data() + 2 * region + r, a + v.offset, v.bytes);
+    // The sum builds up in worker 0's buffer ((r0 + r1) + r2 ...): no copy, and that buffer
+    // is not written again before this parameter's next version, which needs this update.
     const uint64_t grel = g.offset - plan.grads_region.offset;
-    float* sum = reinterpret_cast<float*>(a + g.offset);
+    float* sum = reinterpret_cast<float*>(received[0]->data() + grel);
     const size_t n = g.bytes / sizeof(float);
-    std::memcpy(sum, received[0]->data() + grel, g.bytes);
     for (size_t k = 1; k < workers; ++k) {
       const float* add = reinterpret_cast<const float*>(received[k]->data() + grel);
       for (size_t e = 0; e < n; ++e) sum[e] = sum[e] + add[e];
@@ -152,7 +170,7 @@ struct ParameterServer::State {
     const kernels::StepScalars s = adam_scalars(plan.optimizer, step, opt.train.lr.at(step), scale);
     kernels::KernelCall call;
     call.t[0] = flat(a + w.offset, w.bytes);
-    call.t[1] = flat(a + g.offset, g.bytes);
+    call.t[1] = flat(reinterpret_cast<std::byte*>(sum), g.bytes);
     call.t[2] = flat(a + m.offset, m.bytes);
     call.t[3] = flat(a + v.offset, v.bytes);
     std::copy(plan.update[0].f.begin(), plan.update[0].f.end(), call.f);
@@ -174,16 +192,19 @@ struct ParameterServer::State {
     for (auto& c : to) send_value(c, p, step + 1);
   }
 
-  // The parameter a gradient or pull frame names, checked: in range, in this shard, and the
-  // payload the frame type implies (a whole gradient, or none).
-  // A worker that said done ended the run at its step: nobody may train past it (nothing
-  // would ever complete, since its part is missing).
-  void check_run_goes_on_locked(size_t k) const {
-    for (size_t o = 0; o < workers; ++o)
+  // A worker that said done ended its run at its step, so nobody may train past it (its part
+  // would never come): an error, unless it was the chief, whose end is everyone's (a stopped
+  // run; the others are being told). True: the chief ended the run, drop the frame.
+  bool run_ended_locked(size_t k) const {
+    if (k != 0 && done[0]) return true;
+    for (size_t o = 1; o < workers; ++o)
       if (o != k && done[o])
         throw RuntimeError(fmt::format("trains on, but worker {} ended its run at step {}", o, done_step[o]));
+    return false;
   }
 
+  // The parameter a gradient or pull frame names, checked: in range, in this shard, and the
+  // payload the frame type implies (a whole gradient, or none).
   size_t checked_param(const FrameHeader& h, bool whole_tensor) const {
     const size_t p = h.tensor;
     if (p >= plan.params.size())
@@ -207,19 +228,21 @@ struct ParameterServer::State {
         throw RuntimeError(fmt::format("sent the gradient of {} for step {}; this shard is at step {}",
                                        plan.params[p].name, h.step, version[p]));
       if (got[k][p]) throw RuntimeError(fmt::format("sent the gradient of {} twice for step {}", plan.params[p].name, h.step));
-      check_run_goes_on_locked(k);
     }
     const plan::Tensor& g = plan.tensors[plan.params[p].grad];
     c.read_payload(h, {received[k]->data() + (g.offset - plan.grads_region.offset), g.bytes}, timeout());
     bool complete;
     {
       std::lock_guard lock(mu);
-      if (failed || stopping) return;
+      if (failed || stopping || run_ended_locked(k)) return;
       got[k][p] = 1;
       complete = ++count[p] == workers;
-      if (complete) ++applying;
+      if (complete) {
+        ++applying;
+        updates.push_back(p);  // off this thread, which goes on reading the next gradient
+        cv.notify_all();
+      }
     }
-    if (complete) apply(p);
   }
 
   void on_pull(size_t k, const FrameHeader& h) {
@@ -252,13 +275,13 @@ struct ParameterServer::State {
       if (dice_from[k]) throw RuntimeError(fmt::format("sent Dice partials twice for step {}", h.step));
       if (h.step != dice_step)
         throw RuntimeError(fmt::format("sent Dice partials for step {}; the run is at step {}", h.step, dice_step));
-      check_run_goes_on_locked(k);
     }
     c.read_payload(h, {reinterpret_cast<std::byte*>(dice_buf.data() + 3 * share_images * k), bytes}, timeout());
     std::vector<ConnPtr> to;
     DiceSums sums;
     {
       std::lock_guard lock(mu);
+      if (run_ended_locked(k)) return;
       dice_from[k] = 1;
       if (++dice_got < workers) return;
       sums.add_partials(dice_buf.data(), workers * share_images);  // global image order
@@ -490,6 +513,8 @@ ParameterServer::ParameterServer(plan::Plan plan, PsOptions options, Log log)
   s.dice_buf.assign(3 * s.share_images * s.workers, 0.f);
   s.dice_from.assign(s.workers, 0);
   s.listener = std::make_unique<net::Listener>(at);
+  for (size_t k = 0; k < std::max<size_t>(s.opt.update_threads, 1); ++k)
+    s.updaters.emplace_back([&s] { s.update_loop(); });
 }
 
 ParameterServer::~ParameterServer() {
@@ -501,6 +526,12 @@ ParameterServer::~ParameterServer() {
     threads.swap(s_->threads);
   }
   for (auto& t : threads) t.join();
+  {
+    std::lock_guard lock(s_->mu);
+    s_->quitting = true;
+    s_->cv.notify_all();
+  }
+  for (auto& t : s_->updaters) t.join();
 }
 
 uint16_t ParameterServer::port() const { return s_->listener->port(); }

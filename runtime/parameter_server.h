@@ -26,6 +26,7 @@ struct PsOptions {
   // worker fails ("" = none).
   std::string checkpoint_dir;
   int numa_node = -1;
+  size_t update_threads = 2;  // threads summing and applying Adam beside the connections' readers
 };
 
 class ParameterServer {

@@ -65,6 +65,7 @@ struct RemoteExchange::State {
   std::deque<Outgoing> queue;
   bool sending = false, failed = false, closing = false, finishing = false, ended = false;
   uint64_t steps_done = 0;  // global steps this worker completed (its done frame says so)
+  uint64_t end_step = 0;    // with `ended`: the run's last step, as the chief ended it
   std::string reason;
   double blocked = 0;
   std::atomic<uint64_t> sent{0}, received{0};
@@ -86,14 +87,17 @@ struct RemoteExchange::State {
   }
 
   // Waits (the compute thread) until `ready` holds, counting the time as blocked.
+  // Waiting for something of global step `step` (kNone: of no step) when the chief has ended
+  // the run at end_step <= step: it will never come (RunEnded). Earlier steps complete.
   template <class Pred>
-  void wait(std::unique_lock<std::mutex>& lock, Pred ready) {
-    if (!failed && !ended && ready()) return;
+  void wait(std::unique_lock<std::mutex>& lock, Pred ready, uint64_t step = kNone) {
+    const auto past_the_end = [&] { return ended && step != kNone && step >= end_step; };
+    if (!failed && !past_the_end() && ready()) return;
     const auto t0 = Clock::now();
-    cv.wait(lock, [&] { return failed || ended || ready(); });
+    cv.wait(lock, [&] { return failed || past_the_end() || ready(); });
     blocked += std::chrono::duration<double>(Clock::now() - t0).count();
     if (failed) throw RuntimeError(reason);
-    if (ended) throw RunEnded(reason);
+    if (past_the_end()) throw RunEnded(fmt::format("the chief ended the run at step {}", end_step));
   }
 
   void enqueue(Outgoing o) {
@@ -181,9 +185,9 @@ struct RemoteExchange::State {
             if (h.tensor == wire::kDoneAcknowledged) {
               acked[j] = 1;
               ++done_acks;
-            } else if (!finishing && !ended) {  // the chief ended the run
+            } else if (!ended) {  // the chief ended the run after global step h.step
               ended = true;
-              reason = fmt::format("the chief ended the run at step {}", h.step);
+              end_step = h.step;
             }
             cv.notify_all();
             break;
@@ -321,11 +325,14 @@ void RemoteExchange::before_forward_op(uint64_t step, size_t i) {
   const std::vector<size_t>& reads = s.schedule.forward_reads[i];
   if (reads.empty()) return;
   std::unique_lock lock(s.mu);
-  s.wait(lock, [&] {
-    for (size_t p : reads)
-      if (s.have[p] == kNone || s.have[p] < step) return false;
-    return true;
-  });
+  s.wait(
+      lock,
+      [&] {
+        for (size_t p : reads)
+          if (s.have[p] == kNone || s.have[p] < step) return false;
+        return true;
+      },
+      step);
 }
 
 void RemoteExchange::after_final_backward_op(uint64_t step, size_t i) {
@@ -362,7 +369,7 @@ DiceSums RemoteExchange::dice_sums(uint64_t step, std::span<const float> partial
     s.fail(fmt::format("lost {}: {}", s.ps_name(0), e.what()));
   }
   std::unique_lock lock(s.mu);
-  s.wait(lock, [&] { return s.has_sums && s.sums_step == step; });
+  s.wait(lock, [&] { return s.has_sums && s.sums_step == step; }, step);
   return s.sums;
 }
 
@@ -399,7 +406,6 @@ void RemoteExchange::finish() {
   lock.unlock();
   for (size_t j = 0; j < s.ps.size(); ++j) s.enqueue({FrameType::done, steps, 0, j, {}});
   lock.lock();
-  s.ended = false;  // an end announced meanwhile is answered by our own done
   s.wait(lock, [&] { return s.done_acks == s.ps.size(); });
   s.closing = true;
   s.cv.notify_all();

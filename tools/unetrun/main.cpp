@@ -168,6 +168,7 @@ int main(int argc, char** argv) {
       ps.init_checkpoint = train.init_checkpoint;
       ps.checkpoint_dir = train.checkpoint_dir;
       ps.numa_node = engine_opts.numa_node;
+      ps.update_threads = static_cast<size_t>(std::max(num_inter_threads, 1));
       TrainingLog log(app.count("--log") ? log_path : "");
       ParameterServer server(plan, ps, [&](const std::string& line) { log.line(line); });
       server.serve();
