@@ -315,7 +315,9 @@ void Connection::read_payload(const FrameHeader& h, std::span<std::byte> into, M
   while (have < into.size()) {
     size_t got;
     try {
-      got = s.wait_and_read(into.subspan(have), idle, true);
+      // At most 256 KiB a read: the CRC then runs over bytes the kernel has just copied, still
+      // in this core's cache, instead of coming back for them from memory.
+      got = s.wait_and_read(into.subspan(have, std::min<size_t>(into.size() - have, size_t{256} << 10)), idle, true);
     } catch (const NetError&) {
       s.read_broken = true;
       throw;
