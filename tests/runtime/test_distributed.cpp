@@ -426,5 +426,30 @@ TEST_F(Distributed, InterruptedLauncherCheckpointsAndResumesExactly) {
   expect_same_state(dir_ + "/launched/latest.npz", reference);
 }
 
+// unetrun --cluster FILE, the role from the launcher's rank (PMI_RANK here, as mpirun sets
+// it): rank 0 the PS, ranks 1 and 2 the workers; hosts, data and checkpoints from the file.
+TEST_F(Distributed, ClusterFileAndRankFromTheEnvironmentTrainLikeTheFlags) {
+  const std::string reference = standalone(4, 10);
+  {
+    std::ofstream f(dir_ + "/cluster.toml");
+    f << fmt::format("data = \"data\"\ncheckpoint_dir = \"from_file\"\npeer_timeout = 5\n"
+                     "[[ps]]\nhost = \"127.0.0.1\"\nport = {}\n"
+                     "[[worker]]\nhost = \"127.0.0.1\"\nport = {}\n"
+                     "[[worker]]\nhost = \"127.0.0.1\"\nport = {}\n",
+                     free_port(), free_port(), free_port());
+  }
+  const std::string flags = "--num_threads 1 --no_pin --channels flair,t1ce --batch_size 4 --epochs 20 --max_steps 10 "
+                            "--learningrate 0.002 --decay_steps 10 --save_secs 1000000";
+  std::vector<Process> ranks;
+  for (int r = 0; r < 3; ++r)
+    ranks.push_back(spawn(fmt::format("env PMI_RANK={} PMI_SIZE=3 '{}' {}/plan.bin --cluster {}/cluster.toml {} "
+                                      "--log {}/ranked.log",
+                                      r, UNETRUN_PATH, dir_, dir_, flags, dir_),
+                          fmt::format("{}/rank{}.out", dir_, r)));
+  for (auto& p : ranks) EXPECT_EQ(wait_exit(p), 0) << read_text(p.log);
+  expect_same_state(dir_ + "/from_file/latest.npz", reference);
+  EXPECT_NE(read_text(dir_ + "/rank1.out").find("PMI_RANK=1"), std::string::npos) << read_text(dir_ + "/rank1.out");
+}
+
 }  // namespace
 }  // namespace unet::runtime

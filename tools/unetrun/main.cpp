@@ -12,6 +12,7 @@
 #include "net/handshake.h"
 #include "runtime/checkpoint.h"
 #include "runtime/cluster.h"
+#include "runtime/cluster_file.h"
 #include "runtime/dataset.h"
 #include "runtime/engine.h"
 #include "runtime/parameter_server.h"
@@ -46,7 +47,7 @@ int main(int argc, char** argv) {
   int num_inter_threads = 2;
   bool as_ps = false, as_worker = false, insecure = false;
   size_t task_index = 0;
-  std::string ps_hosts, worker_hosts, token_file, loss_scope = "global";
+  std::string ps_hosts, worker_hosts, token_file, loss_scope = "global", cluster_file;
   double peer_timeout = 30;
   train.data_dir = "data/slices";
   train.checkpoint_dir = "checkpoints";
@@ -82,6 +83,9 @@ int main(int argc, char** argv) {
   app.add_flag("--infer", infer, "inference on the test set: write msks_test_predictions.npy and the Dice");
   app.add_option("--checkpoint", checkpoint, "weights for --infer (.npz)");
   app.add_option("--out", out_dir, "folder for msks_test_predictions.npy (--infer)")->capture_default_str();
+  app.add_option("--cluster", cluster_file, "cluster file (docs/cluster.md): hosts, token, paths; the role from "
+                                            "--ps/--worker, else the launcher's rank (SLURM_PROCID, OMPI_COMM_WORLD_RANK, "
+                                            "PMI_RANK)");
   auto* ps_flag = app.add_flag("--ps", as_ps, "serve as a parameter server of a distributed run");
   app.add_flag("--worker", as_worker, "train as a worker of a distributed run")->excludes(ps_flag);
   app.add_option("--task_index", task_index, "this process's index among the PS tasks or the workers")
@@ -99,6 +103,40 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
+    // --cluster FILE: the hosts, token and paths from the file; the role from --ps / --worker
+    // and --task_index, or else from the launcher's rank (srun, mpirun). Flags win over it.
+    std::vector<unet::net::Endpoint> ps_endpoints, worker_endpoints;
+    std::string rank_note;
+    if (!cluster_file.empty()) {
+      if (app.count("--ps_hosts") || app.count("--worker_hosts"))
+        throw RuntimeError("--cluster gives the hosts: drop --ps_hosts / --worker_hosts");
+      ClusterFile file = read_cluster_file(cluster_file);
+      hosts_from_environment(file);
+      if (!as_ps && !as_worker) {
+        const Rank rank = rank_from_environment(file);
+        as_ps = rank.ps;
+        as_worker = !rank.ps;
+        task_index = rank.task_index;
+        rank_note = rank.str();
+      }
+      const std::vector<HostEntry>& mine = as_ps ? file.ps : file.workers;
+      if (task_index >= mine.size())
+        throw RuntimeError(fmt::format("{}: --task_index {} is out of range: it lists {} {}", cluster_file, task_index,
+                                       mine.size(), as_ps ? "parameter servers" : "workers"));
+      const HostEntry& me = mine[task_index];
+      if (!app.count("--data") && !file.data_dir.empty()) train.data_dir = file.data_dir;
+      if (!app.count("--checkpoint_dir") && !file.checkpoint_dir.empty()) train.checkpoint_dir = file.checkpoint_dir;
+      if (!app.count("--token_file") && !file.token_file.empty()) token_file = file.token_file;
+      if (!app.count("--peer_timeout") && file.peer_timeout > 0) peer_timeout = file.peer_timeout;
+      if (!app.count("--loss_scope") && !file.loss_scope.empty()) loss_scope = file.loss_scope;
+      if (!app.count("--numa_node") && me.numa_node >= 0) engine_opts.numa_node = me.numa_node;
+      if (!app.count("--num_threads") && me.threads > 0) engine_opts.threads.num_threads = me.threads;
+      ps_endpoints = endpoints(file.ps);
+      worker_endpoints = endpoints(file.workers);
+    } else if (as_ps || as_worker) {
+      ps_endpoints = unet::net::parse_host_list(ps_hosts, "--ps_hosts");
+      worker_endpoints = unet::net::parse_host_list(worker_hosts, "--worker_hosts");
+    }
     engine_opts.threads.pin = !no_pin;
     if (!channels.empty()) train.selection.channels = parse_channels(channels);
     train.shuffle = !no_shuffle;
@@ -145,8 +183,8 @@ int main(int argc, char** argv) {
     }
 
     ClusterSpec cluster;
-    cluster.ps_hosts = unet::net::parse_host_list(ps_hosts, "--ps_hosts");
-    cluster.worker_hosts = unet::net::parse_host_list(worker_hosts, "--worker_hosts");
+    cluster.ps_hosts = ps_endpoints;
+    cluster.worker_hosts = worker_endpoints;
     cluster.token = unet::net::load_cluster_token(token_file);
     cluster.peer_timeout = std::chrono::milliseconds(static_cast<int64_t>(peer_timeout * 1000));
     cluster.loss_scope = loss_scope == "worker" ? LossScope::worker : LossScope::global;
@@ -170,6 +208,7 @@ int main(int argc, char** argv) {
       ps.numa_node = engine_opts.numa_node;
       ps.update_threads = static_cast<size_t>(std::max(num_inter_threads, 1));
       TrainingLog log(app.count("--log") ? log_path : "");
+      if (!rank_note.empty()) log.line("unetrun: " + rank_note);
       ParameterServer server(plan, ps, [&](const std::string& line) { log.line(line); });
       server.serve();
       return 0;
@@ -189,6 +228,7 @@ int main(int argc, char** argv) {
     }
     Engine& engine = *engine_slot;
     TrainingLog log(log_path);
+    if (!rank_note.empty()) log.line("unetrun: " + rank_note);
     RemoteExchange exchange(engine, cluster, config, task_index, [&](const std::string& line) { log.line(line); });
     WorkerRole role{&exchange, cluster.workers(), task_index, exchange.start_step()};
     Trainer trainer(engine, train, log, role);
