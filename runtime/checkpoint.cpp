@@ -1,10 +1,15 @@
 #include "runtime/checkpoint.h"
 
+#include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <optional>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -26,8 +31,52 @@ size_t elements(const std::vector<size_t>& shape) {
 
 }  // namespace
 
+namespace {
+
+// "model-00000042.npz" -> 42; nullopt for any other name.
+std::optional<uint64_t> checkpoint_step(const std::string& name) {
+  constexpr std::string_view prefix = "model-", suffix = ".npz";
+  if (name.size() <= prefix.size() + suffix.size() || name.compare(0, prefix.size(), prefix) != 0 ||
+      name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+    return std::nullopt;
+  const std::string digits = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+  if (digits.empty() || digits.size() > 19 || digits.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  return std::stoull(digits);
+}
+
+// "<anything>.npz.tmp.<pid>" (AtomicFile's and latest.npz's temporaries) whose writer is gone.
+bool stale_temporary(const std::string& name) {
+  const size_t at = name.rfind(".tmp.");
+  if (at == std::string::npos || name.find(".npz") == std::string::npos) return false;
+  const std::string pid = name.substr(at + 5);
+  if (pid.empty() || pid.size() > 9 || pid.find_first_not_of("0123456789") != std::string::npos) return false;
+  const pid_t p = static_cast<pid_t>(std::stol(pid));
+  return p != getpid() && kill(p, 0) != 0 && errno == ESRCH;
+}
+
+void tidy_checkpoint_dir(const fs::path& dir, size_t keep) {
+  std::error_code ec;
+  std::vector<std::pair<uint64_t, fs::path>> models;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (stale_temporary(name)) {
+      fs::remove(e.path(), ec);
+    } else if (auto step = checkpoint_step(name); step && e.is_regular_file(ec)) {
+      models.emplace_back(*step, e.path());
+    }
+  }
+  if (keep == 0 || models.size() <= keep) return;
+  const fs::path latest = fs::read_symlink(dir / "latest.npz", ec);  // never pruned, whatever its step
+  std::sort(models.begin(), models.end());
+  for (size_t k = 0; k + keep < models.size(); ++k)
+    if (models[k].second.filename() != latest.filename()) fs::remove(models[k].second, ec);
+}
+
+}  // namespace
+
 std::string save_checkpoint(const std::string& dir, const plan::Plan& plan, std::byte* arena,
-                            uint64_t global_step) {
+                            uint64_t global_step, size_t keep) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw RuntimeError(fmt::format("{}: cannot create the checkpoint directory: {}", dir, ec.message()));
@@ -60,6 +109,7 @@ std::string save_checkpoint(const std::string& dir, const plan::Plan& plan, std:
   fs::create_symlink(name, tmp, ec);
   if (!ec) fs::rename(tmp, latest, ec);
   if (ec) throw RuntimeError(fmt::format("{}: cannot point latest.npz at {}: {}", dir, name, ec.message()));
+  tidy_checkpoint_dir(dir, keep);
   return path;
 }
 

@@ -4,6 +4,7 @@
 //   "global_step"                                     int64 scalar
 //   "meta"                                            JSON text: model, fingerprint, seed
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -12,9 +13,12 @@
 namespace unet::runtime {
 
 // Writes <dir>/model-<step>.npz atomically, then points <dir>/latest.npz at it (a symlink,
-// replaced atomically). Returns the checkpoint's path.
+// replaced atomically), then keeps only the newest `keep` model-*.npz (0: all; latest's target
+// is the newest, so it always stays) and removes the temporaries of our own naming that a
+// killed process left (`*.tmp.<pid>` of a pid no longer running). Returns the checkpoint's path.
+inline constexpr size_t kDefaultKeepCheckpoints = 5;
 std::string save_checkpoint(const std::string& dir, const plan::Plan& plan, std::byte* arena,
-                            uint64_t global_step);
+                            uint64_t global_step, size_t keep = kDefaultKeepCheckpoints);
 
 enum class CheckpointUse {
   resume,       // weights, moments and the global step: continue exactly where it stopped

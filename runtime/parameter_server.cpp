@@ -304,7 +304,17 @@ struct ParameterServer::State {
   // once more (a failed step), followed by state_done.
   void on_state(net::Connection& c, const FrameHeader& h) {
     if (h.length != 0) throw RuntimeError("sent a state request with a payload");
-    std::lock_guard lock(mu);
+    struct Part {
+      uint32_t tensor;
+      const std::byte *val, *m, *v;
+      uint64_t bytes;
+    };
+    std::vector<Part> parts;
+    // No update runs once the chief asks (the next needs its own gradient) or once the run
+    // failed (no new one starts): wait for any still running, then send without the lock, so
+    // heartbeats go on meanwhile.
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return applying == 0; });
     const uint64_t region = plan.params_region.bytes;
     for (size_t p : mine) {
       const plan::Param& par = plan.params[p];
@@ -322,10 +332,13 @@ struct ParameterServer::State {
         throw RuntimeError(fmt::format("asked for the state after step {}; {} is at step {}", h.step, par.name,
                                        version[p]));
       }
-      const auto t = static_cast<uint32_t>(p);
-      c.send(FrameType::value, h.step, t, bytes_of(val, w.bytes));
-      c.send(FrameType::adam_m, h.step, t, bytes_of(m, w.bytes));
-      c.send(FrameType::adam_v, h.step, t, bytes_of(v, w.bytes));
+      parts.push_back({static_cast<uint32_t>(p), val, m, v, w.bytes});
+    }
+    lock.unlock();
+    for (const Part& part : parts) {
+      c.send(FrameType::value, h.step, part.tensor, bytes_of(part.val, part.bytes));
+      c.send(FrameType::adam_m, h.step, part.tensor, bytes_of(part.m, part.bytes));
+      c.send(FrameType::adam_v, h.step, part.tensor, bytes_of(part.v, part.bytes));
     }
     c.send(FrameType::state_done, h.step, 0);
   }

@@ -158,7 +158,7 @@ TrainSummary Trainer::run() {
       }
       if (!options_.checkpoint_dir.empty() && seconds_since(last_save) >= options_.save_secs) {
         exchange_.sync_state(global_step_, true);
-        save_checkpoint(options_.checkpoint_dir, p, engine_.arena(), global_step_);
+        save_checkpoint(options_.checkpoint_dir, p, engine_.arena(), global_step_, options_.keep_checkpoints);
         last_save = Clock::now();
       }
       if (options_.max_steps >= 0 && global_step_ >= static_cast<uint64_t>(options_.max_steps)) {
@@ -181,7 +181,8 @@ TrainSummary Trainer::run() {
   }
   exchange_.sync_state(global_step_, !options_.checkpoint_dir.empty());
   if (!options_.checkpoint_dir.empty()) {
-    const std::string path = save_checkpoint(options_.checkpoint_dir, p, engine_.arena(), global_step_);
+    const std::string path =
+        save_checkpoint(options_.checkpoint_dir, p, engine_.arena(), global_step_, options_.keep_checkpoints);
     log_.line(fmt::format("Saved checkpoint {}", path));
   }
   if (options_.test_at_end && !summary.stopped) {

@@ -25,6 +25,7 @@ struct TrainOptions {
   LearningRate lr;
   std::string checkpoint_dir;  // "" = no checkpoints
   double save_secs = 600;
+  size_t keep_checkpoints = 5;  // newest model-*.npz kept (0: all)
   std::string resume;           // checkpoint to continue from
   std::string init_checkpoint;  // weights to start from
   bool test_at_end = true;

@@ -5,12 +5,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <memory>
+
+#include <fmt/format.h>
 
 #include "data/npy.h"
 #include "plan/plan_io.h"
@@ -184,6 +187,30 @@ TEST(Training, ShortRunLowersTheLossAndInferenceWritesPredictions) {
   EXPECT_EQ(std::string(line).rfind("Epoch 1/25, ETE: ", 0), 0u) << line;
   EXPECT_NE(std::string(line).find(", Batch: 1/2, Loss: "), std::string::npos) << line;
   EXPECT_NE(std::string(line).find(", Global Step: 1, Learn rate: 0.002000"), std::string::npos) << line;
+}
+
+// Only the newest --keep_checkpoints stay; temporaries a killed writer left are removed, those
+// of a live one are not.
+TEST(Checkpoint, KeepsTheNewestAndRemovesStaleTemporaries) {
+  const std::string dir = test::temp_dir("ckpt_prune");
+  Engine e(compile(kTinyModel, 2), one_thread());
+  initialise_params(e.plan(), e.arena());
+  const pid_t dead = fork();
+  if (dead == 0) _exit(0);
+  waitpid(dead, nullptr, 0);
+  const std::string stale = fmt::format("{}/model-00000003.npz.tmp.{}", dir, dead);
+  const std::string stale_latest = fmt::format("{}/.latest.npz.tmp.{}", dir, dead);
+  const std::string live = dir + "/model-00000004.npz.tmp.1";  // init: running
+  for (const std::string& p : {stale, stale_latest, live}) std::fclose(std::fopen(p.c_str(), "w"));
+  for (uint64_t step : {5, 1, 7, 3, 6, 2}) save_checkpoint(dir, e.plan(), e.arena(), step, 3);
+  std::vector<std::string> left;
+  for (const auto& x : std::filesystem::directory_iterator(dir)) left.push_back(x.path().filename().string());
+  std::sort(left.begin(), left.end());
+  // latest.npz points at the last one written (step 2, older than the three kept): it stays.
+  const std::vector<std::string> expected = {"latest.npz",         "model-00000002.npz", "model-00000004.npz.tmp.1",
+                                             "model-00000005.npz", "model-00000006.npz", "model-00000007.npz"};
+  EXPECT_EQ(left, expected);
+  EXPECT_EQ(std::filesystem::read_symlink(dir + "/latest.npz").string(), "model-00000002.npz");
 }
 
 TEST(Checkpoint, NumpyReadsKerasLayoutsAndWeightsRoundTrip) {

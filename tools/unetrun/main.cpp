@@ -76,6 +76,8 @@ int main(int argc, char** argv) {
   app.add_flag("--no_pin", no_pin, "do not bind compute threads to cores");
   app.add_option("--checkpoint_dir", train.checkpoint_dir, "where checkpoints go")->capture_default_str();
   app.add_option("--save_secs", train.save_secs, "seconds between checkpoints")->capture_default_str();
+  app.add_option("--keep_checkpoints", train.keep_checkpoints, "newest checkpoints kept in --checkpoint_dir (0: all)")
+      ->capture_default_str();
   app.add_flag("--resume", resume, "continue from <checkpoint_dir>/latest.npz");
   app.add_option("--init_checkpoint", train.init_checkpoint, "start from these weights (.npz)");
   app.add_option("--log", log_path, "training log (appended)")->capture_default_str();
@@ -248,7 +250,7 @@ int main(int argc, char** argv) {
       if (!chief || cluster.ps_tasks() == 1 || train.checkpoint_dir.empty()) throw;
       const std::optional<uint64_t> step = exchange.recover_state();
       if (!step) throw RuntimeError(std::string(e.what()) + "; no checkpoint written (a parameter server is gone)");
-      const std::string path = save_checkpoint(train.checkpoint_dir, plan, engine.arena(), *step);
+      const std::string path = save_checkpoint(train.checkpoint_dir, plan, engine.arena(), *step, train.keep_checkpoints);
       throw RuntimeError(fmt::format("{}; checkpoint of step {} written to {}", e.what(), *step, path));
     }
     exchange.finish();
