@@ -17,6 +17,10 @@
 
 namespace unet::data {
 
+// A subject's slices are held whole (normalised over the volume); BraTS's 155 slices of
+// 128x128 take 43 MB. Far above that, yet below what a hostile header could claim.
+constexpr uint64_t kMaxSubjectSliceBytes = uint64_t{4} << 30;
+
 void crop_or_pad(const float* src, int64_t nx, int64_t ny, int size, float* out) {
   // numpy's centre crop start (n - size) // 2; negative starts pad with zeros.
   const int64_t ox = (nx - size) >= 0 ? (nx - size) / 2 : -((size - nx + 1) / 2);
@@ -323,6 +327,19 @@ void slice_brats_subject(const BratsSubjectFiles& files, const SliceOptions& o, 
   NiftiVolume& vol = out.scratch;
 
   const std::string& seg_path = files.files[4];
+  // Every header is checked against the others before anything is sized by them: one
+  // hostile 1x1x32767 label volume must not make us allocate 9 GB of slices.
+  const auto head_dims = read_nifti_header(seg_path).dims;
+  for (size_t m = 0; m < 4; ++m) {
+    const auto d = read_nifti_header(files.files[m]).dims;
+    if (d != head_dims)
+      throw DataError(fmt::format("{}: dims {}x{}x{} differ from {}x{}x{} of {}", files.files[m], d[0], d[1], d[2],
+                                  head_dims[0], head_dims[1], head_dims[2], seg_path));
+  }
+  const uint64_t stack_bytes = static_cast<uint64_t>(head_dims[2]) * plane_out * (4 * sizeof(float) + 1);
+  if (stack_bytes > kMaxSubjectSliceBytes)
+    throw DataError(fmt::format("{}: {} slices of {}x{} would take {:.1f} GB (limit {:.1f} GB a subject)", seg_path,
+                                head_dims[2], S, S, stack_bytes / 1e9, kMaxSubjectSliceBytes / 1e9));
   NiftiVolume& seg = vol;
   size_t first_bad = SIZE_MAX;
   read_nifti(seg_path, seg, [&](float* v, size_t first, size_t n) {
@@ -338,8 +355,13 @@ void slice_brats_subject(const BratsSubjectFiles& files, const SliceOptions& o, 
                                 i / nx % ny, i / static_cast<int64_t>(plane_in), seg.voxels[first_bad]));
   }
 
-  out.images.resize(static_cast<size_t>(nz) * plane_out * 4);
-  out.classes.resize(static_cast<size_t>(nz) * plane_out);
+  try {
+    out.images.resize(static_cast<size_t>(nz) * plane_out * 4);
+    out.classes.resize(static_cast<size_t>(nz) * plane_out);
+  } catch (const std::bad_alloc&) {
+    throw DataError(fmt::format("{}: out of memory for {} slices of {}x{} ({:.1f} GB)", seg_path, nz, S, S,
+                                static_cast<double>(nz) * plane_out * (4 * sizeof(float) + 1) / 1e9));
+  }
   const std::vector<GatherRun> runs = o.resize ? std::vector<GatherRun>() : gather_runs(crop_gather_table(nx, ny, S, o.rotate));
   auto geometry = [&](const float* plane, float* staged, float* result) {
     if (o.resize) area_resize(plane, nx, ny, S, staged);

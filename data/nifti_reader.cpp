@@ -1,6 +1,9 @@
 #include "data/nifti_reader.h"
 
 #include <fmt/format.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -45,6 +48,7 @@ int nifti_datatype_bits(NiftiDatatype dtype) {
 namespace {
 
 constexpr size_t kHeaderBytes = 348;
+constexpr size_t kHeaderReadBytes = size_t{1} << 16;  // compressed, ample for a 348-byte header
 
 // Other NIfTI codes, named so the error says what the file holds rather than just a number.
 const char* other_datatype_name(int code) {
@@ -75,22 +79,32 @@ class ByteSource {
   virtual void finish() {}
 };
 
-std::vector<uint8_t> slurp(const std::string& path) {
-  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!f) throw DataError(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
-  // Sized from the file when it can say (one read, no regrowing); a pipe or a file that
-  // grows meanwhile still reads to its end.
-  std::vector<uint8_t> bytes;
-  if (std::fseek(f.get(), 0, SEEK_END) == 0) {
-    const long size = std::ftell(f.get());
-    if (size > 0) bytes.resize(static_cast<size_t>(size));
-    std::rewind(f.get());
+// The file's first `limit` bytes (all of it by default); *file_size gets its whole size.
+std::vector<uint8_t> slurp(const std::string& path, size_t limit, size_t* file_size) {
+  // Only a regular file is read: O_NONBLOCK keeps the open of a FIFO from waiting for a
+  // writer forever, and the S_ISREG check refuses it (and devices, and folders).
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) throw DataError(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+  std::unique_ptr<FILE, int (*)(FILE*)> f(::fdopen(fd, "rb"), &std::fclose);
+  if (!f) {
+    const int err = errno;
+    ::close(fd);
+    throw DataError(fmt::format("{}: cannot open: {}", path, std::strerror(err)));
   }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw DataError(fmt::format("{}: cannot stat: {}", path, std::strerror(errno)));
+  if (!S_ISREG(st.st_mode)) throw DataError(fmt::format("{}: not a regular file", path));
+  *file_size = static_cast<size_t>(st.st_size);
+  // Sized from the file (one read, no regrowing); a file that grows meanwhile still reads
+  // to its end.
+  std::vector<uint8_t> bytes(std::min(limit, *file_size));
   const size_t have = std::fread(bytes.data(), 1, bytes.size(), f.get());
   bytes.resize(have);
   uint8_t chunk[1 << 16];
   size_t got;
-  while ((got = std::fread(chunk, 1, sizeof chunk, f.get())) > 0) bytes.insert(bytes.end(), chunk, chunk + got);
+  while (bytes.size() < limit && (got = std::fread(chunk, 1, std::min(sizeof chunk, limit - bytes.size()), f.get())) > 0)
+    bytes.insert(bytes.end(), chunk, chunk + got);
+  if (limit == SIZE_MAX) *file_size = bytes.size();  // what was read is what the checks see
   if (std::ferror(f.get())) throw DataError(fmt::format("{}: read error: {}", path, std::strerror(errno)));
   return bytes;
 }
@@ -263,11 +277,25 @@ NiftiVolume read_nifti(const std::string& path) {
 
 void read_nifti(const std::string& path, NiftiVolume& out) { read_nifti(path, out, NiftiChunkVisitor()); }
 
-void read_nifti(const std::string& path, NiftiVolume& out, const NiftiChunkVisitor& visit) {
-  std::vector<uint8_t> bytes = slurp(path);
-  const bool gz = bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b;
-  const size_t plain_size = bytes.size();
+namespace {
+
+// A file opened and its header checked, the stream standing at byte 348.
+struct OpenedNifti {
   std::unique_ptr<ByteSource> src;
+  NiftiVolume vol;  // everything but the voxels
+  bool gz = false, swap = false;
+  size_t offset = 0, elem = 0, count = 0, data_bytes = 0;
+  float slope = 1.f, inter = 0.f;
+};
+
+// header_only: reads only the file's start (enough to inflate the header), yet checks the
+// header against the whole file's size as a full read would.
+OpenedNifti open_nifti(const std::string& path, bool header_only) {
+  OpenedNifti o;
+  size_t plain_size = 0;
+  std::vector<uint8_t> bytes = slurp(path, header_only ? kHeaderReadBytes : SIZE_MAX, &plain_size);
+  const bool gz = bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b;
+  std::unique_ptr<ByteSource>& src = o.src;
   if (gz) src = std::make_unique<GzipSource>(path, std::move(bytes));
   else src = std::make_unique<PlainSource>(std::move(bytes));
 
@@ -300,8 +328,7 @@ void read_nifti(const std::string& path, NiftiVolume& out, const NiftiChunkVisit
   const int16_t ndim = h.get<int16_t>(40);
   if (ndim < 1 || ndim > 7)
     throw DataError(fmt::format("{}: dim[0] (byte 40) is {}, expected 1..7", path, ndim));
-  NiftiVolume vol;
-  vol.voxels = std::move(out.voxels);
+  NiftiVolume& vol = o.vol;
   for (int i = 1; i <= ndim; ++i) {
     const int16_t d = h.get<int16_t>(40 + 2 * i);
     if (d < 1) throw DataError(fmt::format("{}: dim[{}] (byte {}) is {}, expected >= 1", path, i, 40 + 2 * i, d));
@@ -335,7 +362,8 @@ void read_nifti(const std::string& path, NiftiVolume& out, const NiftiChunkVisit
 
   vol.scl_slope = h.get<float>(112);
   vol.scl_inter = h.get<float>(116);
-  float slope = 1.f, inter = 0.f;
+  float& slope = o.slope;
+  float& inter = o.inter;
   // The standard: a zero (or non-finite) slope means the stored values are the values.
   if (std::isfinite(vol.scl_slope) && vol.scl_slope != 0.f) {
     slope = vol.scl_slope;
@@ -356,13 +384,42 @@ void read_nifti(const std::string& path, NiftiVolume& out, const NiftiChunkVisit
     throw DataError(fmt::format("{}: truncated: {}x{}x{} {} voxels need {} bytes from vox_offset {}, the file holds {}",
                                 path, vol.dims[0], vol.dims[1], vol.dims[2], nifti_datatype_name(vol.stored),
                                 data_bytes, offset, plain_size));
+  o.gz = gz;
+  o.swap = swap;
+  o.offset = offset;
+  o.elem = elem;
+  o.count = count;
+  o.data_bytes = data_bytes;
+  return o;
+}
 
-  // Skip the extensions between the header and the voxels.
-  std::vector<uint8_t> skip(offset - kHeaderBytes);
-  const size_t skipped = src->read(skip.data(), skip.size());
-  if (skipped < skip.size())
-    throw DataError(fmt::format("{}: vox_offset (byte 108) is {}, beyond the end of the {} ({} bytes)", path, offset,
-                                gz ? "decompressed stream" : "file", kHeaderBytes + skipped));
+}  // namespace
+
+NiftiVolume read_nifti_header(const std::string& path) { return open_nifti(path, true).vol; }
+
+void read_nifti(const std::string& path, NiftiVolume& out, const NiftiChunkVisitor& visit) {
+  OpenedNifti o = open_nifti(path, false);
+  ByteSource* src = o.src.get();
+  NiftiVolume& vol = o.vol;
+  vol.voxels = std::move(out.voxels);
+  const bool gz = o.gz, swap = o.swap;
+  const size_t offset = o.offset, elem = o.elem, count = o.count, data_bytes = o.data_bytes;
+  const float slope = o.slope, inter = o.inter;
+
+  // Skip the extensions between the header and the voxels, a bounded chunk at a time: a
+  // gzip header may claim gigabytes of them that the stream never holds.
+  {
+    uint8_t sink[1 << 16];
+    size_t skipped = 0;
+    while (skipped < offset - kHeaderBytes) {
+      const size_t want = std::min(sizeof sink, offset - kHeaderBytes - skipped);
+      const size_t got_now = src->read(sink, want);
+      skipped += got_now;
+      if (got_now < want)
+        throw DataError(fmt::format("{}: vox_offset (byte 108) is {}, beyond the end of the {} ({} bytes)", path,
+                                    offset, gz ? "decompressed stream" : "file", kHeaderBytes + skipped));
+    }
+  }
 
   // Inflate and convert a chunk at a time: no second copy of the volume in memory.
   vol.voxels.resize(count);
@@ -385,6 +442,17 @@ void read_nifti(const std::string& path, NiftiVolume& out, const NiftiChunkVisit
       case NiftiDatatype::f32: convert<float>(p, n, swap, slope, inter, dst); break;
       case NiftiDatatype::f64: convert<double>(p, n, swap, slope, inter, dst); break;
     }
+    // A NaN or an infinity (stored, or made by scl_slope) would train as NaN: refuse it here,
+    // where the file and the voxel can still be named.
+    bool any_bad = false;  // one branch-free pass (it vectorises); the search only on failure
+    for (size_t i = 0; i < n; ++i) any_bad |= !std::isfinite(dst[i]);
+    for (size_t i = 0; any_bad && i < n; ++i)
+      if (!std::isfinite(dst[i])) {
+        const size_t v = first + i, nx = static_cast<size_t>(vol.dims[0]), ny = static_cast<size_t>(vol.dims[1]);
+        throw DataError(fmt::format("{}: voxel ({}, {}, {}) is {} (stored {}, scl_slope {}, scl_inter {}): "
+                                    "not a finite intensity", path, v % nx, v / nx % ny, v / (nx * ny), dst[i],
+                                    nifti_datatype_name(vol.stored), slope, inter));
+      }
     if (visit) visit(dst, first, n);
   }
   src->finish();

@@ -14,6 +14,10 @@
 namespace unet::data {
 
 NiftiVolume read_nifti(const std::string& path);
+// The header only, checked as read_nifti checks it (dims, datatype, that the data fits the
+// file): a volume with no voxels. Lets a caller compare several files before it sizes
+// anything by them.
+NiftiVolume read_nifti_header(const std::string& path);
 // The same into `out`, reusing its voxel buffer: converting many subjects then touches no
 // fresh pages (page faults were a fifth of the converter's time).
 void read_nifti(const std::string& path, NiftiVolume& out);

@@ -13,6 +13,10 @@ namespace unet::data {
 namespace {
 
 constexpr uint8_t kNpyMagic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
+// A member is one array of a checkpoint (the largest UNet weight is tens of MB): far above
+// that, yet below what a hostile directory could make us allocate.
+constexpr uint64_t kMaxMemberBytes = uint64_t{16} << 30;
+constexpr uint64_t kFirstInflateBytes = uint64_t{1} << 20;
 
 bool ends_with(const std::string& s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -175,31 +179,41 @@ const uint8_t* NpzReader::member_bytes(const Member& m, std::shared_ptr<const vo
       throw DataError(fmt::format("{}: stored member with size {} != compressed size {}", source, m.size,
                                   m.compressed_size));
   } else if (m.method == zip::kMethodDeflate) {
+    if (m.size > kMaxMemberBytes)
+      throw DataError(fmt::format("{}: uncompressed size {} is larger than any member we read (limit {} bytes)",
+                                  source, m.size, kMaxMemberBytes));
     // Deflate expands at most ~1032:1; a larger claim is a corrupt (or hostile) directory.
     if (m.size / 1032 > m.compressed_size + 1)
       throw DataError(fmt::format("{}: uncompressed size {} is implausible for {} deflated bytes", source, m.size,
                                   m.compressed_size));
-    auto buffer = std::make_shared<std::vector<uint8_t>>(m.size);
+    // The output grows (doubling) as inflate fills it, not to the directory's claim up front:
+    // a member claiming 4 GB whose stream ends after a few bytes costs a few bytes.
+    auto buffer = std::make_shared<std::vector<uint8_t>>(std::min<uint64_t>(m.size, kFirstInflateBytes));
     z_stream z{};
     if (inflateInit2(&z, -MAX_WBITS) != Z_OK) throw DataError(source + ": zlib inflateInit failed");
-    uint64_t in_left = m.compressed_size, out_left = m.size;
+    uint64_t in_left = m.compressed_size;
     z.next_in = const_cast<Bytef*>(data);
     z.next_out = buffer->data();
     // zlib counts in 32 bits: hand it at most 1 GiB of input and of output at a time.
     constexpr uint64_t kStep = uint64_t{1} << 30;
     int rc = Z_OK;
+    auto out_room = [&] { return buffer->size() - static_cast<uint64_t>(z.next_out - buffer->data()); };
     do {
       if (z.avail_in == 0 && in_left > 0) {
         z.avail_in = static_cast<uInt>(std::min(in_left, kStep));
         in_left -= z.avail_in;
       }
-      if (z.avail_out == 0 && out_left > 0) {
-        z.avail_out = static_cast<uInt>(std::min(out_left, kStep));
-        out_left -= z.avail_out;
+      if (z.avail_out == 0) {
+        if (out_room() == 0 && buffer->size() < m.size) {
+          const uint64_t have = buffer->size();
+          buffer->resize(std::min<uint64_t>(m.size, 2 * have));
+          z.next_out = buffer->data() + have;
+        }
+        z.avail_out = static_cast<uInt>(std::min(out_room(), kStep));
       }
       rc = inflate(&z, Z_NO_FLUSH);
     } while (rc == Z_OK || (rc == Z_BUF_ERROR && ((z.avail_in == 0 && in_left > 0) ||
-                                                   (z.avail_out == 0 && out_left > 0))));
+                                                   (z.avail_out == 0 && (out_room() > 0 || buffer->size() < m.size)))));
     uint64_t produced = static_cast<uint64_t>(z.next_out - buffer->data());
     inflateEnd(&z);
     if (rc != Z_STREAM_END || produced != m.size)

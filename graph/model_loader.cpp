@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -62,6 +63,12 @@ Graph parse_model(const std::string& text, const std::string& filename) {
 }
 
 Graph parse_model_file(const std::string& path) {
+  // A FIFO would block the open forever, and a folder is no model: look first. (A missing
+  // file is left to the open, whose error names it.)
+  std::error_code ec;
+  const auto st = std::filesystem::status(path, ec);
+  if (!ec && std::filesystem::exists(st) && !std::filesystem::is_regular_file(st))
+    throw ModelError(fmt::format("{}: not a regular file", path));
   std::ifstream in(path, std::ios::binary);
   if (!in)
     throw ModelError(fmt::format("{}: cannot open the model file: {}", path, std::strerror(errno)));

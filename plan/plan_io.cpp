@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cstring>
@@ -479,7 +480,28 @@ void write_plan_file(const Plan& plan, const std::string& path) {
   }
 }
 
+namespace {
+
+// Opening a FIFO for reading waits for a writer forever, and a folder or a device is no
+// plan: look before opening. (A missing file is left to the open, whose error names it.)
+void require_regular_file(const std::string& path) {
+  std::error_code ec;
+  const auto st = std::filesystem::status(path, ec);
+  if (!ec && std::filesystem::exists(st) && !std::filesystem::is_regular_file(st))
+    throw PlanError(fmt::format("{}: not a regular file", path));
+}
+
+}  // namespace
+
+bool starts_with_plan_magic(const std::string& path) {
+  require_regular_file(path);
+  std::ifstream in(path, std::ios::binary);
+  char magic[sizeof kPlanMagic] = {};
+  return in.read(magic, sizeof magic) && std::equal(std::begin(magic), std::end(magic), std::begin(kPlanMagic));
+}
+
 Plan read_plan_file(const std::string& path) {
+  require_regular_file(path);
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw PlanError(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
   const std::streamoff size = in.tellg();

@@ -39,6 +39,9 @@ Plan decode_plan(std::span<const uint8_t> bytes, const std::string& source);
 // Writes to a temporary name in the same folder, fsyncs, then renames over `path`.
 void write_plan_file(const Plan& plan, const std::string& path);
 Plan read_plan_file(const std::string& path);
+// Whether the file begins with kPlanMagic (unetc --dump takes anything else for a model.def).
+// Throws PlanError for a path that is not a regular file (a FIFO would block the read).
+bool starts_with_plan_magic(const std::string& path);
 
 // 64-bit hash of the encoded body: the PS and the workers compare it at handshake.
 uint64_t plan_fingerprint(const Plan& plan);

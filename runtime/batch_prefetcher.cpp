@@ -1,6 +1,7 @@
 #include "runtime/batch_prefetcher.h"
 
 #include <cstring>
+#include <utility>
 
 #include "runtime/runtime_error.h"
 
@@ -60,6 +61,7 @@ void BatchPrefetcher::take() {
     load_into(s);
   } else {
     cv_.wait(lock, [&] { return s.ready; });
+    if (s.error) std::rethrow_exception(std::exchange(s.error, nullptr));
   }
   std::memcpy(input_.data, s.input.data(), s.input.size() * sizeof(float));
   std::memcpy(target_.data, s.target.data(), s.target.size() * sizeof(float));
@@ -76,8 +78,14 @@ void BatchPrefetcher::worker_loop() {
     if (stopping_) return;
     Slot& s = slots_[next_load_ % slots_.size()];
     lock.unlock();
-    load_into(s);  // outside the lock: the compute thread may take the other slot meanwhile
+    std::exception_ptr error;
+    try {
+      load_into(s);  // outside the lock: the compute thread may take the other slot meanwhile
+    } catch (...) {
+      error = std::current_exception();  // an exception escaping this thread would end the process
+    }
     lock.lock();
+    s.error = error;
     s.ready = true;
     ++next_load_;
     cv_.notify_all();

@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
+#include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -23,7 +24,8 @@ class BatchPrefetcher {
 
   // Queues a micro-batch: images idx[0..n) (the pointer must stay valid until it is taken).
   void request(const size_t* idx, size_t n);
-  // Waits for the oldest queued batch and writes it into the plan's input and target.
+  // Waits for the oldest queued batch and writes it into the plan's input and target. What
+  // loading it threw (e.g. a NaN in the data) is thrown here, on the compute thread.
   void take();
 
  private:
@@ -32,6 +34,7 @@ class BatchPrefetcher {
     const size_t* idx = nullptr;
     size_t n = 0;
     bool ready = false;
+    std::exception_ptr error;  // what loading threw (bad data): rethrown by take()
   };
   void load_into(Slot& s);
   void worker_loop();

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <optional>
@@ -55,7 +56,9 @@ bool stale_temporary(const std::string& name) {
   return p != getpid() && kill(p, 0) != 0 && errno == ESRCH;
 }
 
-void tidy_checkpoint_dir(const fs::path& dir, size_t keep) {
+// Removes the stale temporaries and all but the newest `limit` model-*.npz (never latest's
+// target).
+void tidy_checkpoint_dir(const fs::path& dir, size_t limit) {
   std::error_code ec;
   std::vector<std::pair<uint64_t, fs::path>> models;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
@@ -66,10 +69,10 @@ void tidy_checkpoint_dir(const fs::path& dir, size_t keep) {
       models.emplace_back(*step, e.path());
     }
   }
-  if (keep == 0 || models.size() <= keep) return;
+  if (models.size() <= limit) return;
   const fs::path latest = fs::read_symlink(dir / "latest.npz", ec);  // never pruned, whatever its step
   std::sort(models.begin(), models.end());
-  for (size_t k = 0; k + keep < models.size(); ++k)
+  for (size_t k = 0; k + limit < models.size(); ++k)
     if (models[k].second.filename() != latest.filename()) fs::remove(models[k].second, ec);
 }
 
@@ -82,6 +85,10 @@ std::string save_checkpoint(const std::string& dir, const plan::Plan& plan, std:
   if (ec) throw RuntimeError(fmt::format("{}: cannot create the checkpoint directory: {}", dir, ec.message()));
   const std::string name = fmt::format("model-{:08d}.npz", global_step);
   const std::string path = (fs::path(dir) / name).string();
+  // Room is made first (one fewer than kept), so however a kill lands the folder never holds
+  // more than `keep`, and a nearly full disk gets the space back before the write.
+  const size_t limit = keep == 0 ? SIZE_MAX : keep;
+  if (limit != SIZE_MAX) tidy_checkpoint_dir(dir, limit - 1);
   data::NpzWriter npz(path);
   std::vector<float> buf;
   for (const plan::Param& p : plan.params) {
@@ -109,7 +116,7 @@ std::string save_checkpoint(const std::string& dir, const plan::Plan& plan, std:
   fs::create_symlink(name, tmp, ec);
   if (!ec) fs::rename(tmp, latest, ec);
   if (ec) throw RuntimeError(fmt::format("{}: cannot point latest.npz at {}: {}", dir, name, ec.message()));
-  tidy_checkpoint_dir(dir, keep);
+  tidy_checkpoint_dir(dir, limit);
   return path;
 }
 
@@ -119,6 +126,12 @@ uint64_t load_checkpoint(const std::string& path, const plan::Plan& plan, std::b
   auto load = [&](const plan::Param& p, const std::string& key, int tensor) {
     if (!npz.has(key)) throw RuntimeError(fmt::format("{}: has no member '{}' that the plan needs", path, key));
     const std::vector<float> v = npz.read_f32(key, keras_shape(p));
+    // A NaN weight (a run that diverged, a damaged file) would train on as NaN: name it here.
+    bool bad = false;  // one branch-free pass; the search only on failure
+    for (float x : v) bad |= !std::isfinite(x);
+    for (size_t i = 0; bad && i < v.size(); ++i)
+      if (!std::isfinite(v[i]))
+        throw RuntimeError(fmt::format("{}: member '{}' holds {} at element {}", path, key, v[i], i));
     store_param(plan, arena, p, tensor, v.data());
   };
   const bool moments = use == CheckpointUse::resume && plan.training;

@@ -13,9 +13,10 @@
 namespace unet::runtime {
 
 // Writes <dir>/model-<step>.npz atomically, then points <dir>/latest.npz at it (a symlink,
-// replaced atomically), then keeps only the newest `keep` model-*.npz (0: all; latest's target
-// is the newest, so it always stays) and removes the temporaries of our own naming that a
-// killed process left (`*.tmp.<pid>` of a pid no longer running). Returns the checkpoint's path.
+// replaced atomically). The folder never holds more than `keep` model-*.npz (0: no limit): the
+// oldest are removed before the write makes one more (never latest.npz's target), and the
+// temporaries of our own naming that a killed process left (`*.tmp.<pid>` of a pid no longer
+// running) with them. Returns the checkpoint's path.
 inline constexpr size_t kDefaultKeepCheckpoints = 5;
 std::string save_checkpoint(const std::string& dir, const plan::Plan& plan, std::byte* arena,
                             uint64_t global_step, size_t keep = kDefaultKeepCheckpoints);

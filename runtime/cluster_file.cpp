@@ -174,6 +174,9 @@ class Reader {
 toml::table parse_toml(const std::string& path, const Reader& r) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) throw r.error("is a folder, not a cluster file");
+  // A FIFO would block the open forever.
+  if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec))
+    throw r.error("not a regular file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw r.error(fmt::format("cannot read: {}", std::strerror(errno)));
   std::ostringstream text;

@@ -1,6 +1,7 @@
 #include "runtime/dataset.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <sstream>
 
@@ -14,6 +15,7 @@ namespace unet::runtime {
 namespace {
 
 constexpr const char* kModalities[] = {"t1", "t2", "flair", "t1ce"};
+constexpr size_t kMaxImageChannels = 4;  // the modalities above
 
 std::string shape_text(const std::vector<size_t>& s) {
   std::string out = "[";
@@ -55,13 +57,21 @@ Dataset::Dataset(const std::string& dir, const std::string& split, const DataSel
   if (is[0] != ms[0] || is[1] != ms[1] || is[2] != ms[2])
     throw RuntimeError(fmt::format("{}: shape {} does not match the images' {} in {}", masks_.path(),
                                    shape_text(ms), shape_text(is), images_.path()));
-  h_ = static_cast<int>(is[1]);
-  w_ = static_cast<int>(is[2]);
+  // Every dimension stays size_t until it is bounded: a sparse file can claim any shape, and
+  // narrowing (1,1,1,2^32+1) to int would size the row buffers for one channel.
+  if (is[1] != static_cast<size_t>(in_h) || is[2] != static_cast<size_t>(in_w))
+    throw RuntimeError(fmt::format("{}: images are {}x{}, the plan was compiled for {}x{}", images_.path(),
+                                   is[1], is[2], in_h, in_w));
+  if (is[3] < 1 || is[3] > kMaxImageChannels)
+    throw RuntimeError(fmt::format("{}: images have {} channels; expected 1 to {} (t1, t2, flair, t1ce)",
+                                   images_.path(), is[3], kMaxImageChannels));
+  if (ms[3] != 1 && ms[3] != 4)
+    throw RuntimeError(fmt::format("{}: masks have {} channels; expected 4 (one-hot background, 1, 2, 4) or 1",
+                                   masks_.path(), ms[3]));
+  h_ = in_h;
+  w_ = in_w;
   file_c_ = static_cast<int>(is[3]);
   mask_c_ = static_cast<int>(ms[3]);
-  if (h_ != in_h || w_ != in_w)
-    throw RuntimeError(fmt::format("{}: images are {}x{}, the plan was compiled for {}x{}", images_.path(),
-                                   h_, w_, in_h, in_w));
   if (sel.mode < 1 || sel.mode > 3) throw RuntimeError(fmt::format("--mode {}: must be 1, 2 or 3", sel.mode));
 
   static constexpr int kModeModality[] = {0, 2, 3, 1};  // 1: flair, 2: t1ce, 3: t2
@@ -83,12 +93,9 @@ Dataset::Dataset(const std::string& dir, const std::string& split, const DataSel
 
   if (mask_c_ == 1) {
     mask_channels_ = {0};
-  } else if (mask_c_ == 4) {
+  } else {
     static const std::vector<int> kModeMask[] = {{}, {1, 2, 3}, {3}, {1, 3}};
     mask_channels_ = kModeMask[sel.mode];
-  } else {
-    throw RuntimeError(fmt::format("{}: masks have {} channels; expected 4 (one-hot background, 1, 2, 4) or 1",
-                                   masks_.path(), mask_c_));
   }
   const size_t pixels = static_cast<size_t>(h_) * w_;
   img_rows_.resize(static_cast<size_t>(max_batch) * pixels * file_c_);
@@ -112,6 +119,17 @@ void Dataset::load(const size_t* idx, size_t n, const kernels::TensorArg& input,
   images_.read_rows_f32(idx, n, img_rows_.data());
   masks_.read_rows_f32(idx, n, mask_rows_.data());
   const size_t cin = in_channels_.size();
+  // NaN or infinite intensities would make every later step NaN, far from their cause.
+  bool bad = false;  // one branch-free pass over what was read; the search only on failure
+  for (size_t k = 0; k < n * pixels * static_cast<size_t>(file_c_); ++k) bad |= !std::isfinite(img_rows_[k]);
+  for (size_t k = 0; bad && k < n * pixels * static_cast<size_t>(file_c_); ++k)
+    if (!std::isfinite(img_rows_[k])) {
+      const size_t px = k / static_cast<size_t>(file_c_) % pixels;
+      throw RuntimeError(fmt::format("{}: image {} holds {} at y {}, x {}, channel {}", images_.path(),
+                                     idx[k / (pixels * static_cast<size_t>(file_c_))], img_rows_[k],
+                                     px / static_cast<size_t>(w_), px % static_cast<size_t>(w_),
+                                     k % static_cast<size_t>(file_c_)));
+    }
   std::fill(selected_.begin(), selected_.end(), 0.f);
   for (size_t i = 0; i < n; ++i)
     for (size_t p = 0; p < pixels; ++p) {

@@ -19,9 +19,22 @@ plan::Plan load_plan(const std::string& path) {
   return p;
 }
 
+namespace {
+
+// The arena's failure (no memory, no such NUMA node) names the plan it was for.
+Arena arena_for(const plan::Plan& plan, const EngineOptions& options) {
+  try {
+    return Arena(plan.arena_bytes, options.numa_node);
+  } catch (const RuntimeError& e) {
+    throw RuntimeError(fmt::format("{}: {}", options.plan_path.empty() ? plan.model_name : options.plan_path, e.what()));
+  }
+}
+
+}  // namespace
+
 Engine::Engine(plan::Plan plan, const EngineOptions& options)
     : plan_(std::move(plan)),
-      arena_(plan_.arena_bytes, options.numa_node),
+      arena_(arena_for(plan_, options)),
       threads_(options.threads),
       executor_(plan_, arena_.data(), threads_) {}
 

@@ -15,6 +15,7 @@ namespace unet::runtime {
 struct EngineOptions {
   ThreadOptions threads;
   int numa_node = -1;  // prefer the arena on this node (-1: anywhere)
+  std::string plan_path;  // names the plan in errors ("" : its model name)
 };
 
 // Reads, validates and checks `path` against this host: a plan whose tier needs CPU features

@@ -208,15 +208,39 @@ double evaluate(Engine& engine, Dataset& data, const std::string& predictions_pa
     out = std::make_unique<data::NpyWriter>(predictions_path, data::NpyDtype::f32,
                                             std::vector<size_t>{p.in_h, p.in_w, 1});
   const kernels::TensorArg prob = engine.view(p.prediction);
-  const float* partials = engine.view(p.loss_partials).data;
+  // An inference-only plan (unetc --infer) has no target or loss partials: the masks then
+  // go to a buffer here and the Dice sums are taken from the predictions on the host.
+  const bool host_dice = p.target < 0 || p.loss_partials < 0;
+  std::vector<float> host_target(host_dice ? b * p.in_h * p.in_w : 0);
+  kernels::TensorArg target = prob;
+  if (host_dice) {
+    target.data = host_target.data();
+    target.image_stride = static_cast<int64_t>(p.in_h) * p.in_w;
+  } else {
+    target = engine.view(p.target);
+  }
+  const float* partials = host_dice ? nullptr : engine.view(p.loss_partials).data;
   DiceSums sums;
   kernels::StepScalars s;
   for (size_t first = 0; first < data.size(); first += b) {
     const size_t n = std::min(b, data.size() - first);
     std::iota(idx.begin(), idx.begin() + static_cast<long>(n), first);
-    data.load(idx.data(), n, engine.view(p.input), engine.view(p.target));
+    data.load(idx.data(), n, engine.view(p.input), target);
     engine.executor().run(OpList::forward, s, /*evaluating=*/true);
-    sums.add_partials(partials, n);
+    if (host_dice) {
+      const size_t pixels = static_cast<size_t>(p.in_h) * p.in_w;
+      for (size_t i = 0; i < n; ++i) {
+        const float* pi = prob.data + i * prob.image_stride;
+        const float* ti = target.data + i * target.image_stride;
+        for (size_t k = 0; k < pixels; ++k) {
+          sums.intersection += static_cast<double>(pi[k]) * ti[k];
+          sums.predicted += pi[k];
+          sums.truth += ti[k];
+        }
+      }
+    } else {
+      sums.add_partials(partials, n);
+    }
     if (out)
       for (size_t i = 0; i < n; ++i) out->append_rows_f32(prob.data + i * prob.image_stride, 1);
   }

@@ -3,7 +3,6 @@
 //   unetc --dump plan.bin        unetc model.def --dump
 #include <cstdint>
 #include <cstdio>
-#include <fstream>
 #include <optional>
 #include <string>
 
@@ -21,14 +20,6 @@ namespace {
 
 using namespace unet;
 
-// A plan file starts with its magic; anything else is taken for a model description.
-bool looks_like_plan_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  char magic[sizeof(plan::kPlanMagic)] = {};
-  return in.read(magic, sizeof magic) &&
-         std::equal(std::begin(magic), std::end(magic), std::begin(plan::kPlanMagic));
-}
-
 kernels::Tier parse_target(const std::string& target) {
   if (target == "native") return kernels::best_host_tier();
   return *kernels::tier_from_name(target);  // CLI11 has checked the name
@@ -36,7 +27,7 @@ kernels::Tier parse_target(const std::string& target) {
 
 int run(const std::string& source, const std::optional<std::string>& output, uint32_t batch,
         const std::string& target, bool infer, std::optional<uint64_t> seed, bool dump) {
-  if (dump && looks_like_plan_file(source)) {
+  if (dump && plan::starts_with_plan_magic(source)) {
     const plan::Plan p = plan::read_plan_file(source);
     plan::validate_plan(p, source);
     fmt::print("{}", plan::dump_plan(p));

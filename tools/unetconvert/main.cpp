@@ -10,6 +10,7 @@
 #include <sstream>
 #include <string>
 
+#include "tools/finite_flag.h"
 #include "data/brats_convert.h"
 #include "data/brats_progress.h"
 #include "data/data_error.h"
@@ -33,13 +34,14 @@ int main(int argc, char** argv) {
   app.add_option("--dtype", dtype, "Image element type")->check(CLI::IsMember({"float32", "float16"}));
   app.add_option("--mask_dtype", mask_dtype, "Mask element type")->check(CLI::IsMember({"float32", "float16", "uint8"}));
   auto* split_opt = app.add_option("--train_test_split", opts.train_fraction, "Fraction of subjects that train")
-                        ->check(CLI::Range(0.0, 1.0));
+                        ->check(unet::tools::finite_number() & CLI::Range(0.0, 1.0));
   app.add_option("--seed", opts.seed, "Seed of the subject split");
   app.add_option("--jobs", opts.jobs, "Subjects converted at once")->check(CLI::Range(1, 1024));
   app.add_option("--subjects", subjects, "Only these subject ids, comma-separated; they all go to the test files unless --train_test_split is given");
   app.add_flag("--skip_empty", opts.slices.skip_empty, "Drop slices without brain");
   app.add_option("--min_tumour_pixels", opts.slices.min_tumour_pixels, "Drop slices with fewer tumour pixels")
       ->check(CLI::Range(0, 1 << 24));
+  app.failure_message([](const CLI::App*, const CLI::Error& e) { return "unetconvert: " + std::string(e.what()) + "\n"; });
   CLI11_PARSE(app, argc, argv);
 
   if (resize > 0) {

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <optional>
 
+#include "tools/finite_flag.h"
 #include "net/endpoint.h"
 #include "net/handshake.h"
 #include "runtime/checkpoint.h"
@@ -63,19 +64,22 @@ int main(int argc, char** argv) {
   app.add_option("--channels", channels, "input modalities, e.g. flair,t1ce or all (must match the plan)");
   app.add_option("--seed", train.seed, "data order seed")->capture_default_str();
   app.add_flag("--no_shuffle", no_shuffle, "keep the file order");
-  app.add_option("--learningrate", learningrate, "initial learning rate (default: the model's, 0.0005)");
+  app.add_option("--learningrate", learningrate, "initial learning rate (default: the model's, 0.0005)")
+      ->check(unet::tools::finite_number());
   app.add_option("--decay_steps", decay_steps, "learning-rate decay period (default: the model's, 350)");
-  app.add_option("--lr_fraction", lr_fraction, "decay factor per decay_steps (default: the model's, 0.2)");
+  app.add_option("--lr_fraction", lr_fraction, "decay factor per decay_steps (default: the model's, 0.2)")
+      ->check(unet::tools::finite_number());
   app.add_flag("--const_learningrate", train.lr.constant, "no decay");
   app.add_option("--num_threads", engine_opts.threads.num_threads, "compute threads (default: cores - 2)");
   app.add_option("--num_inter_threads", num_inter_threads, "threads beside the compute (data, network)")
       ->capture_default_str();
   app.add_option("--blocktime", engine_opts.threads.blocktime_ms, "ms idle threads spin after an op before sleeping")
-      ->capture_default_str();
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_option("--numa_node", engine_opts.numa_node, "prefer memory on this NUMA node (as numactl -p)");
   app.add_flag("--no_pin", no_pin, "do not bind compute threads to cores");
   app.add_option("--checkpoint_dir", train.checkpoint_dir, "where checkpoints go")->capture_default_str();
-  app.add_option("--save_secs", train.save_secs, "seconds between checkpoints")->capture_default_str();
+  app.add_option("--save_secs", train.save_secs, "seconds between checkpoints")
+      ->capture_default_str()->check(unet::tools::finite_number() & CLI::NonNegativeNumber);
   app.add_option("--keep_checkpoints", train.keep_checkpoints, "newest checkpoints kept in --checkpoint_dir (0: all)")
       ->capture_default_str();
   app.add_flag("--resume", resume, "continue from <checkpoint_dir>/latest.npz");
@@ -97,7 +101,7 @@ int main(int argc, char** argv) {
   app.add_option("--token_file", token_file, "cluster token (a file only its owner reads; else UNET_CLUSTER_TOKEN)");
   app.add_flag("--insecure", insecure, "let a PS on an address other than loopback run without a token");
   app.add_option("--peer_timeout", peer_timeout, "seconds a silent peer is given before the run stops")
-      ->capture_default_str()->check(CLI::Range(0.05, 86400.0));
+      ->capture_default_str()->check(unet::tools::finite_number() & CLI::Range(0.05, 86400.0));
   app.add_option("--loss_scope", loss_scope, "global: -log Dice of the global batch; worker: each worker's own, "
                                              "gradients averaged (the original system's)")
       ->capture_default_str()->check(CLI::IsMember({"global", "worker"}));
@@ -140,6 +144,7 @@ int main(int argc, char** argv) {
       worker_endpoints = unet::net::parse_host_list(worker_hosts, "--worker_hosts");
     }
     engine_opts.threads.pin = !no_pin;
+    engine_opts.plan_path = plan_path;
     if (!channels.empty()) train.selection.channels = parse_channels(channels);
     train.shuffle = !no_shuffle;
     train.inter_threads = num_inter_threads;

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <string>
 
+#include "tools/finite_flag.h"
 #include "data/brats_progress.h"
 #include "data/data_error.h"
 #include "data/synth_subject.h"
@@ -22,10 +23,11 @@ int main(int argc, char** argv) {
   app.add_option("--template", template_path, "A skull-stripped T1 brain NIfTI to use instead of the phantom")
       ->check(CLI::ExistingFile);
   app.add_flag("--keep_skull", opts.keep_skull, "Keep CSF rim, skull and scalp (BraTS ships skull-stripped)");
-  app.add_option("--noise", opts.noise, "Noise sigma as a fraction of white matter")->check(CLI::Range(0.0, 1.0));
-  app.add_option("--bias", opts.bias, "Bias-field amplitude")->check(CLI::Range(0.0, 0.9));
+  app.add_option("--noise", opts.noise, "Noise sigma as a fraction of white matter")->check(unet::tools::finite_number() & CLI::Range(0.0, 1.0));
+  app.add_option("--bias", opts.bias, "Bias-field amplitude")->check(unet::tools::finite_number() & CLI::Range(0.0, 0.9));
   app.add_option("--gzip_level", opts.gzip_level, "zlib level of the .nii.gz files")->check(CLI::Range(0, 9));
   app.add_option("--jobs", jobs, "Subjects rendered at once")->check(CLI::Range(1, 1024));
+  app.failure_message([](const CLI::App*, const CLI::Error& e) { return "unetsynth: " + std::string(e.what()) + "\n"; });
   CLI11_PARSE(app, argc, argv);
   try {
     opts.shape = unet::data::parse_volume_shape(shape);
