@@ -87,6 +87,18 @@ std::string save_checkpoint(const std::string& dir, const plan::Plan& plan, std:
   const std::string path = (fs::path(dir) / name).string();
   // Room is made first (one fewer than kept), so however a kill lands the folder never holds
   // more than `keep`, and a nearly full disk gets the space back before the write.
+  // A diverged run must not replace its last good checkpoints with NaN weights (checked
+  // before anything is pruned; padding lanes are zeros, so the whole tensor is scanned).
+  for (const plan::Param& p : plan.params) {
+    const plan::Tensor& t = plan.tensors[static_cast<size_t>(p.value)];
+    const float* v = reinterpret_cast<const float*>(arena + t.offset);
+    bool bad = false;
+    for (size_t i = 0; i < t.bytes / sizeof(float); ++i) bad |= !std::isfinite(v[i]);
+    if (bad)
+      throw RuntimeError(fmt::format("global step {}: parameter '{}' is not finite (the run diverged); {} not "
+                                     "written, the checkpoints before it are kept",
+                                     global_step, p.name, path));
+  }
   const size_t limit = keep == 0 ? SIZE_MAX : keep;
   if (limit != SIZE_MAX) tidy_checkpoint_dir(dir, limit - 1);
   data::NpzWriter npz(path);

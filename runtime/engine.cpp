@@ -1,5 +1,9 @@
 #include "runtime/engine.h"
 
+#include <unistd.h>
+
+#include <cstdint>
+
 #include <fmt/format.h>
 
 #include "plan/plan_io.h"
@@ -21,12 +25,29 @@ plan::Plan load_plan(const std::string& path) {
 
 namespace {
 
-// The arena's failure (no memory, no such NUMA node) names the plan it was for.
+uint64_t physical_memory_bytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : UINT64_MAX;
+}
+
+// The arena's failure (over the limit, no memory, no such NUMA node) names the plan it was for.
 Arena arena_for(const plan::Plan& plan, const EngineOptions& options) {
+  const std::string& name = options.plan_path.empty() ? plan.model_name : options.plan_path;
+  const uint64_t limit = options.max_arena_bytes ? options.max_arena_bytes : physical_memory_bytes();
+  if (plan.arena_bytes > limit) {
+    const plan::Tensor* largest = nullptr;
+    for (const plan::Tensor& t : plan.tensors)
+      if (t.view_of < 0 && (!largest || t.bytes > largest->bytes)) largest = &t;
+    throw RuntimeError(fmt::format("{}: the plan's arena of {:.2f} GB is over the limit of {:.2f} GB ({}; "
+                                   "--max_arena_gb raises it); its largest tensor is '{}', {:.2f} GB",
+                                   name, plan.arena_bytes / 1e9, limit / 1e9,
+                                   options.max_arena_bytes ? "--max_arena_gb" : "this host's memory",
+                                   largest ? largest->name : "?", largest ? largest->bytes / 1e9 : 0.0));
+  }
   try {
     return Arena(plan.arena_bytes, options.numa_node);
   } catch (const RuntimeError& e) {
-    throw RuntimeError(fmt::format("{}: {}", options.plan_path.empty() ? plan.model_name : options.plan_path, e.what()));
+    throw RuntimeError(fmt::format("{}: {}", name, e.what()));
   }
 }
 

@@ -16,6 +16,9 @@ struct EngineOptions {
   ThreadOptions threads;
   int numa_node = -1;  // prefer the arena on this node (-1: anywhere)
   std::string plan_path;  // names the plan in errors ("" : its model name)
+  // The largest arena this process may map (0: this host's physical memory): a plan compiled
+  // for a bigger machine is refused naming its largest tensor, not swapped to death.
+  uint64_t max_arena_bytes = 0;
 };
 
 // Reads, validates and checks `path` against this host: a plan whose tier needs CPU features

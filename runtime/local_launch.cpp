@@ -143,9 +143,18 @@ void ProcessGroup::kill_all(int sig) {
     if (!r.done) kill(r.pid, sig);
 }
 
-std::string ProcessGroup::wait_all(const volatile std::sig_atomic_t& stop) {
+std::string ProcessGroup::wait_all(const volatile std::sig_atomic_t& stop, const volatile std::sig_atomic_t& signals) {
   int forwarded = 0;
   for (;;) {
+    if (signals >= 2) {  // a second Ctrl-C: the user wants it over now
+      kill_all(SIGKILL);
+      for (Running& r : children_)
+        if (!r.done) {
+          waitpid(r.pid, nullptr, 0);
+          r.done = true;
+        }
+      return "stopped at once by a second signal; the last periodic checkpoint is the one to resume from";
+    }
     if (stop && !forwarded) {
       // The chief stops after its step and writes the final checkpoint; its end ends the
       // others' run through the parameter servers.
@@ -167,7 +176,9 @@ std::string ProcessGroup::wait_all(const volatile std::sig_atomic_t& stop) {
         continue;
       }
       r.done = true;
-      if (got < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      const bool stopped_cleanly = forwarded && (stop_target_.empty() || r.name == stop_target_) && WIFEXITED(status) &&
+                                   WEXITSTATUS(status) == 128 + forwarded;
+      if (!stopped_cleanly && (got < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
         const std::string why = fmt::format("{} (pid {}) {}", r.name, r.pid, got < 0 ? "vanished" : describe_status(status));
         (got > 0 && WIFSIGNALED(status) ? died : failed).push_back(why);
       }

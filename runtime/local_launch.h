@@ -42,8 +42,9 @@ class ProcessGroup {
   // them, and returns one line naming it ("worker 1 (pid 4242) was killed by signal 9").
   // When `stop` becomes non-zero (a signal the launcher caught), sends it to the child named
   // by set_stop_target (every child when none is) and goes on waiting: a stopped run that
-  // ends cleanly returns "".
-  std::string wait_all(const volatile std::sig_atomic_t& stop);
+  // ends cleanly (that child exiting 128 + the signal, as a stopped unetrun does, the others
+  // 0) returns "". When `signals` (how many were caught) reaches 2, kills every child at once.
+  std::string wait_all(const volatile std::sig_atomic_t& stop, const volatile std::sig_atomic_t& signals);
   void set_stop_target(const std::string& name) { stop_target_ = name; }
 
  private:

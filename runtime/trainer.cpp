@@ -43,10 +43,10 @@ size_t share_micro_batches(int64_t batch, const plan::Plan& p, size_t workers) {
 
 }  // namespace
 
-Trainer::Trainer(Engine& engine, const TrainOptions& options, TrainingLog& log, WorkerRole role)
+Trainer::Trainer(Engine& engine, const TrainOptions& options, std::vector<TrainingSink*> sinks, WorkerRole role)
     : engine_(engine),
       options_(options),
-      log_(log),
+      sinks_(std::move(sinks)),
       role_(role),
       local_(engine),
       exchange_(role.exchange ? *role.exchange : local_),
@@ -63,6 +63,26 @@ Trainer::Trainer(Engine& engine, const TrainOptions& options, TrainingLog& log, 
     load_checkpoint(options_.init_checkpoint, p, engine_.arena(), CheckpointUse::init_weights);
   if (!options_.resume.empty())
     global_step_ = load_checkpoint(options_.resume, p, engine_.arena(), CheckpointUse::resume);
+}
+
+// The loss went NaN or infinite: names the step and the first parameter that is no longer
+// finite (none: the forward or the data made it), before any checkpoint is written from it.
+std::string Trainer::diverged(const StepResult& r) const {
+  const plan::Plan& p = engine_.plan();
+  std::string culprit = "every weight is still finite";
+  for (const plan::Param& q : p.params) {
+    const plan::Tensor& t = p.tensors[static_cast<size_t>(q.value)];
+    const float* v = reinterpret_cast<const float*>(engine_.arena() + t.offset);
+    bool bad = false;
+    for (size_t i = 0; i < t.bytes / sizeof(float); ++i) bad |= !std::isfinite(v[i]);
+    if (bad) {
+      culprit = fmt::format("the first weight no longer finite is '{}'", q.name);
+      break;
+    }
+  }
+  return fmt::format("global step {}: the loss is {} (the run diverged: a learning rate too high?); {}; stopped "
+                     "before writing a checkpoint from it",
+                     global_step_, r.loss, culprit);
 }
 
 std::vector<size_t> Trainer::epoch_order(int epoch) const {
@@ -114,8 +134,9 @@ TrainSummary Trainer::run() {
     if (clamped == 0)
       throw RuntimeError(fmt::format("{}: {} images, fewer than one micro-batch of {}", train_.images_path(), n,
                                      p.batch));
-    log_.line(fmt::format("Note: --batch_size {} exceeds the {} training images; using {}", global_batch, n,
-                          clamped));
+    const std::string note =
+        fmt::format("Note: --batch_size {} exceeds the {} training images; using {}", global_batch, n, clamped);
+    report([&](TrainingSink& s) { s.note(note); });
     global_batch = clamped;
   }
   const size_t steps_per_epoch = n / global_batch;
@@ -138,24 +159,32 @@ TrainSummary Trainer::run() {
       const auto t_step = Clock::now();
       const NetworkStats before = exchange_.stats();
       const StepResult r = step(order.data() + bi * global_batch, global_batch);
+      if (!std::isfinite(r.loss)) throw RuntimeError(diverged(r));
       summary.losses.push_back(r.loss);
       dice_sum += r.dice;
       ++batches;
+      StepRecord rec;
+      rec.seconds = seconds_since(t_step);
       const double elapsed = seconds_since(t_epoch);
-      const double remaining = elapsed / static_cast<double>(batches) * static_cast<double>(steps_per_epoch - bi - 1);
-      log_.line(fmt::format("Epoch {}/{}, ETE: {:.0f} s, Batch: {}/{}, Loss: {:.3f}, Dice: {:.3f}, Global Step: {}, "
-                            "Learn rate: {:.6f}",
-                            epoch + 1, options_.epochs, remaining, bi + 1, steps_per_epoch, r.loss, r.dice,
-                            global_step_, r.lr));
+      rec.seconds_remaining = elapsed / static_cast<double>(batches) * static_cast<double>(steps_per_epoch - bi - 1);
+      rec.global_step = global_step_;
+      rec.epoch = epoch;
+      rec.epochs = options_.epochs;
+      rec.batch = bi;
+      rec.batches = steps_per_epoch;
+      rec.loss = r.loss;
+      rec.dice = r.dice;
+      rec.lr = r.lr;
+      rec.images = global_batch;
+      rec.images_per_s = rec.seconds > 0 ? static_cast<double>(global_batch) / rec.seconds : 0.0;
       if (options_.profile) {
         const NetworkStats after = exchange_.stats();
-        const double secs = seconds_since(t_step), blocked = after.blocked_seconds - before.blocked_seconds;
-        log_.line(fmt::format("Step {}: {:.3f} s, compute {:.3f} s, blocked on the network {:.3f} s, sent {:.2f} MB, "
-                              "received {:.2f} MB",
-                              global_step_, secs, secs - blocked, blocked,
-                              static_cast<double>(after.bytes_sent - before.bytes_sent) / 1e6,
-                              static_cast<double>(after.bytes_received - before.bytes_received) / 1e6));
+        rec.profiled = true;
+        rec.network.blocked_seconds = after.blocked_seconds - before.blocked_seconds;
+        rec.network.bytes_sent = after.bytes_sent - before.bytes_sent;
+        rec.network.bytes_received = after.bytes_received - before.bytes_received;
       }
+      report([&](TrainingSink& s) { s.step(rec); });
       if (!options_.checkpoint_dir.empty() && seconds_since(last_save) >= options_.save_secs) {
         exchange_.sync_state(global_step_, true);
         save_checkpoint(options_.checkpoint_dir, p, engine_.arena(), global_step_, options_.keep_checkpoints);
@@ -166,8 +195,8 @@ TrainSummary Trainer::run() {
         break;
       }
       if (options_.stop && *options_.stop) {
-        log_.line(fmt::format("Stopping after global step {} (signal {})", global_step_,
-                              static_cast<int>(*options_.stop)));
+        const int sig = static_cast<int>(*options_.stop);
+        report([&](TrainingSink& s) { s.stopping(global_step_, sig); });
         summary.stopped = stop = true;
         break;
       }
@@ -175,27 +204,31 @@ TrainSummary Trainer::run() {
     start_batch = 0;
     const double secs = seconds_since(t_epoch);
     epoch_times.push_back(secs);
-    log_.line(fmt::format("Epoch {}/{} finished in {:.1f} s ({:.2f} images/s), training Dice {:.3f}", epoch + 1,
-                          options_.epochs, secs, static_cast<double>(batches * global_batch) / secs,
-                          batches ? dice_sum / static_cast<double>(batches) : 0.0));
+    EpochRecord rec;
+    rec.epoch = epoch;
+    rec.epochs = options_.epochs;
+    rec.global_step = global_step_;
+    rec.seconds = secs;
+    rec.images_per_s = static_cast<double>(batches * global_batch) / secs;
+    rec.train_dice = batches ? dice_sum / static_cast<double>(batches) : 0.0;
+    report([&](TrainingSink& s) { s.epoch(rec); });
   }
   exchange_.sync_state(global_step_, !options_.checkpoint_dir.empty());
   if (!options_.checkpoint_dir.empty()) {
     const std::string path =
         save_checkpoint(options_.checkpoint_dir, p, engine_.arena(), global_step_, options_.keep_checkpoints);
-    log_.line(fmt::format("Saved checkpoint {}", path));
+    report([&](TrainingSink& s) { s.final_checkpoint(global_step_, path); });
   }
   if (options_.test_at_end && !summary.stopped) {
     Dataset test(options_.data_dir, "test", options_.selection, p);
     summary.test_dice = evaluate(engine_, test);
-    log_.line(fmt::format("Test Dice Coef = {:.3f}", summary.test_dice));
+    report([&](TrainingSink& s) { s.test({global_step_, summary.test_dice}); });
   }
   summary.global_step = global_step_;
   summary.seconds = seconds_since(t_start);
   double mean_epoch = 0;
   for (double e : epoch_times) mean_epoch += e / static_cast<double>(epoch_times.size());
-  log_.line(fmt::format("Average time per epoch: {:.1f} s", mean_epoch));
-  log_.line(fmt::format("Total time: {:.1f} s", summary.seconds));
+  report([&](TrainingSink& s) { s.run_end({global_step_, mean_epoch, summary.seconds}); });
   return summary;
 }
 

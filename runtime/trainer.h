@@ -11,6 +11,7 @@
 #include "runtime/engine.h"
 #include "runtime/train_step.h"
 #include "runtime/training_log.h"
+#include "runtime/training_sink.h"
 
 namespace unet::runtime {
 
@@ -55,7 +56,13 @@ struct WorkerRole {
 
 class Trainer {
  public:
-  Trainer(Engine& engine, const TrainOptions& options, TrainingLog& log, WorkerRole role = {});
+  // Every record of the run goes to each sink, in the order given (the training log first, so
+  // its line is out before a slower sink runs).
+  Trainer(Engine& engine, const TrainOptions& options, std::vector<TrainingSink*> sinks, WorkerRole role = {});
+  Trainer(Engine& engine, const TrainOptions& options, TrainingSink& sink, WorkerRole role = {})
+      : Trainer(engine, options, std::vector<TrainingSink*>{&sink}, role) {}
+  // One more sink for the records from now on (one made once the trainer has checked its data).
+  void add_sink(TrainingSink& sink) { sinks_.push_back(&sink); }
   TrainSummary run();
   // One global step over images idx[0..count) of the training set (count a multiple of the
   // micro-batch times the workers): this process's share forward and backward, one update.
@@ -64,12 +71,18 @@ class Trainer {
 
  private:
   std::vector<size_t> epoch_order(int epoch) const;
+  std::string diverged(const StepResult& r) const;
 
   bool distributed() const { return role_.exchange != nullptr; }
 
   Engine& engine_;
   TrainOptions options_;
-  TrainingLog& log_;
+  template <typename Call>
+  void report(Call call) {
+    for (TrainingSink* sink : sinks_) call(*sink);
+  }
+
+  std::vector<TrainingSink*> sinks_;
   WorkerRole role_;
   LocalExchange local_;
   StepExchange& exchange_;

@@ -134,5 +134,42 @@ TEST(CrashSafety, FullDiskStopsWithTheLastCheckpointIntact) {
   EXPECT_EQ(0, std::system(("umount " + ck).c_str()));
 }
 
+// Two signals at once (SIGINT and SIGTERM, both pending while the process is stopped, are
+// delivered back to back): the first asks for a clean stop, the second exits at once with
+// 128 + its number, writing no final checkpoint.
+TEST(CrashSafety, SecondSignalExitsAtOnce) {
+  const std::string dir = test::temp_dir("two_signals");
+  test::write_dataset(dir + "/data", "train", 64, 16, 16, 1);
+  test::write_dataset(dir + "/data", "test", 2, 16, 16, 2);
+  plan::write_plan_file(test::compile(test::kTinyModel, 2), dir + "/plan.bin");
+  const std::string out = dir + "/out.txt";
+  const pid_t pid = start(std::string(UNETRUN_PATH) + " " + dir + "/plan.bin --num_threads 1 --channels flair,t1ce "
+                          "--data " + dir + "/data --batch_size 2 --epochs 100000 --save_secs 100000 "
+                          "--checkpoint_dir " + dir + "/ck --log " + dir + "/training.log > " + out + " 2>&1");
+  auto text = [&] {
+    std::string t;
+    if (std::FILE* f = std::fopen(out.c_str(), "r")) {
+      char buf[4096];
+      size_t n;
+      while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) t.append(buf, n);
+      std::fclose(f);
+    }
+    return t;
+  };
+  for (int i = 0; i < 20000 && text().find("Global Step: 3,") == std::string::npos; ++i) usleep(1000);
+  kill(pid, SIGSTOP);
+  kill(pid, SIGINT);
+  kill(pid, SIGTERM);
+  kill(pid, SIGCONT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  const std::string t = text();
+  ASSERT_TRUE(WIFEXITED(status)) << t;
+  // The kernel picks which of the two pending signals runs the handler first.
+  EXPECT_TRUE(WEXITSTATUS(status) == 128 + SIGTERM || WEXITSTATUS(status) == 128 + SIGINT) << WEXITSTATUS(status);
+  EXPECT_NE(t.find("second signal, exiting at once"), std::string::npos) << t;
+  EXPECT_EQ(t.find("Saved checkpoint"), std::string::npos) << t;
+}
+
 }  // namespace
 }  // namespace unet

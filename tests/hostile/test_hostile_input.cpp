@@ -384,18 +384,22 @@ TEST_F(HostileInput, InfinityMadeByTheSlopeIsRefused) {
 
 // --- messages that name what failed ---------------------------------------------------------
 
-// A plan whose arena the host cannot map: the message names the plan.
+// A plan whose arena is over this host's memory is refused naming the plan and its largest
+// tensor; with --max_arena_gb raised past it, the mapping itself fails, also naming the plan.
 TEST_F(HostileInput, ArenaTooLargeForTheHostNamesThePlan) {
-  std::FILE* f = std::fopen("/proc/sys/vm/overcommit_memory", "r");
-  ASSERT_NE(f, nullptr);
-  const int overcommit = std::fgetc(f);
-  std::fclose(f);
-  ASSERT_NE(overcommit, '1') << "with vm.overcommit_memory = 1 a 1 TiB mapping succeeds; this test needs 0 or 2";
   plan::Plan p = test::compile(test::kTinyModel, 2);
   p.arena_bytes = uint64_t{1} << 40;  // the validator's limit, far beyond this host
   const std::string big = dir_ + "/huge_arena.bin";
   plan::write_plan_file(p, big);
   expect_refused(run_tool(unetrun(big + " --data " + dir_ + "/data")),
+                 "huge_arena.bin: the plan's arena of 1099.51 GB is over the limit");
+  expect_refused(run_tool(unetrun(big + " --data " + dir_ + "/data")), "its largest tensor is '");
+  std::FILE* f = std::fopen("/proc/sys/vm/overcommit_memory", "r");
+  ASSERT_NE(f, nullptr);
+  const int overcommit = std::fgetc(f);
+  std::fclose(f);
+  ASSERT_NE(overcommit, '1') << "with vm.overcommit_memory = 1 a 1 TiB mapping succeeds; this test needs 0 or 2";
+  expect_refused(run_tool(unetrun(big + " --data " + dir_ + "/data --max_arena_gb 2000")),
                  "huge_arena.bin: cannot allocate the plan's arena of 1099511627776 bytes");
 }
 
@@ -464,11 +468,56 @@ TEST_F(HostileInput, NanWeightInACheckpointIsNamed) {
   eo.threads.num_threads = 1;
   runtime::Engine engine(p, eo);
   const plan::Param& first = p.params.front();
-  float* w = reinterpret_cast<float*>(engine.arena() + p.tensors[static_cast<size_t>(first.value)].offset);
-  w[0] = std::numeric_limits<float>::infinity();
-  const std::string ck = runtime::save_checkpoint(dir_ + "/bad_ck", p, engine.arena(), 3);
+  // save_checkpoint itself refuses a non-finite weight, so a good checkpoint is copied member
+  // by member with one element of the first weight set to infinity.
+  const std::string good = runtime::save_checkpoint(dir_ + "/good_ck", p, engine.arena(), 3);
+  const std::string ck = dir_ + "/bad_ck.npz";
+  {
+    const data::NpzReader in = data::NpzReader::open(good);
+    data::NpzWriter out(ck);
+    for (const std::string& key : in.keys()) {
+      const data::NpyArrayView v = in.get(key);
+      if (key == first.name) {
+        std::vector<float> w = v.to_f32();
+        w[0] = std::numeric_limits<float>::infinity();
+        out.add_f32(key, v.shape(), w.data());
+      } else {
+        out.add(key, v.dtype(), v.shape(), v.data());
+      }
+    }
+    out.commit();
+  }
   expect_refused(run_tool(unetrun(plan_ + " --data " + dir_ + "/data --init_checkpoint " + ck)),
                  "member '" + first.name + "' holds inf at element");
+}
+
+// A learning rate of 1e30 sends the weights to infinity within steps: the run stops naming
+// the step (and the weight), and every checkpoint it left loads as finite.
+TEST_F(HostileInput, DivergedRunStopsBeforeANanCheckpoint) {
+  const std::string d = dir_ + "/long";
+  test::write_dataset(d, "train", 32, 16, 16, 1);
+  test::write_dataset(d, "test", 2, 16, 16, 2);
+  const Outcome o = run_tool(std::string(UNETRUN_PATH) + " " + plan_ + " --num_threads 1 --channels flair,t1ce "
+                             "--data " + d + " --batch_size 2 --epochs 20 --save_secs 0 --keep_checkpoints 0 "
+                             "--learningrate 1e30 --const_learningrate --checkpoint_dir " + dir_ + "/div_ck --log " +
+                             dir_ + "/div.log", 120);
+  EXPECT_TRUE(o.exited) << o.output;
+  EXPECT_NE(o.status, 0) << o.output;
+  const std::string last = o.output.substr(o.output.rfind('\n', o.output.size() - 2) + 1);
+  EXPECT_NE(last.find("the run diverged"), std::string::npos) << last;
+  EXPECT_NE(last.find("global step"), std::string::npos) << last;
+  const plan::Plan p = test::compile(test::kTinyModel, 2);
+  runtime::EngineOptions eo;
+  eo.threads.num_threads = 1;
+  runtime::Engine engine(p, eo);
+  size_t checked = 0;
+  for (const auto& e : fs::directory_iterator(dir_ + "/div_ck")) {
+    if (e.path().extension() != ".npz" || e.path().filename() == "latest.npz") continue;
+    EXPECT_NO_THROW(runtime::load_checkpoint(e.path().string(), p, engine.arena(), runtime::CheckpointUse::resume))
+        << e.path();  // the loader refuses a non-finite weight
+    ++checked;
+  }
+  EXPECT_GT(checked, 0u);
 }
 
 }  // namespace

@@ -405,7 +405,7 @@ TEST_F(Distributed, LocalLauncherNamesAKilledChildAndLeavesNoOrphans) {
 }
 
 // Ctrl-C at unetlaunch: the chief finishes its step and writes the final checkpoint, the others
-// are told the run ended, everything exits 0; unetlaunch --resume ends where an uninterrupted
+// are told the run ended, unetlaunch exits 130 as Ctrl-C's convention is; --resume ends where an uninterrupted
 // run ends.
 TEST_F(Distributed, InterruptedLauncherCheckpointsAndResumesExactly) {
   const int steps = 60;
@@ -419,7 +419,7 @@ TEST_F(Distributed, InterruptedLauncherCheckpointsAndResumesExactly) {
   Process p = launch("", "launch");
   ASSERT_TRUE(wait_for_text(dir_ + "/launch.log", "Global Step: 5")) << read_text(p.log);
   kill(p.pid, SIGINT);
-  EXPECT_EQ(wait_exit(p), 0) << read_text(p.log);
+  EXPECT_EQ(wait_exit(p), 128 + SIGINT) << read_text(p.log);
   const std::string out = read_text(p.log);
   EXPECT_NE(out.find("Stopping after global step"), std::string::npos) << out;
   EXPECT_EQ(out.find("Test Dice Coef"), std::string::npos) << out;

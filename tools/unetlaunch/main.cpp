@@ -18,8 +18,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-volatile std::sig_atomic_t g_stop = 0;
-void on_signal(int sig) { g_stop = sig; }
+volatile std::sig_atomic_t g_stop = 0, g_signals = 0;
+void on_signal(int sig) {
+  if (!g_stop) g_stop = sig;
+  g_signals = g_signals + 1;
+}
 
 // unetrun beside this program (build/tools/unetlaunch -> build/tools/unetrun), else on PATH.
 std::string find_unetrun() {
@@ -111,12 +114,12 @@ int main(int argc, char** argv) {
       group.start({fmt::format("worker {}", k), argv_for(role), places[k].cpus,
                    k == 0 ? "" : (fs::path(run_dir) / fmt::format("worker.{}.out", k)).string()});
     }
-    const std::string failure = group.wait_all(g_stop);
+    const std::string failure = group.wait_all(g_stop, g_signals);
     if (!failure.empty()) {
       std::fprintf(stderr, "unetlaunch: %s; see %s for the other tasks' output\n", failure.c_str(), run_dir.c_str());
-      return 1;
+      return g_stop ? 128 + g_stop : 1;
     }
-    return 0;
+    return g_stop ? 128 + g_stop : 0;  // stopped by a signal, as a shell reports it
   } catch (const std::exception& e) {
     std::fprintf(stderr, "unetlaunch: %s\n", e.what());
     return 1;

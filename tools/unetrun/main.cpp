@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <optional>
 
+#include <unistd.h>
+
 #include "tools/finite_flag.h"
 #include "net/endpoint.h"
 #include "net/handshake.h"
@@ -20,15 +22,26 @@
 #include "runtime/param_init.h"
 #include "runtime/remote_exchange.h"
 #include "runtime/runtime_error.h"
+#include "runtime/tensorboard_sink.h"
 #include "runtime/trainer.h"
 
 using namespace unet::runtime;
 
 namespace {
 volatile std::sig_atomic_t g_stop = 0;
-void on_stop_signal(int sig) { g_stop = sig; }
-// SIGINT / SIGTERM: finish the step, write the final checkpoint, exit cleanly (standalone and
-// the chief; the chief's end then ends every other worker's run).
+void on_stop_signal(int sig) {
+  if (g_stop) {  // the second: out now, the last periodic checkpoint stays the newest
+    constexpr char kLine[] = "unetrun: second signal, exiting at once\n";
+    [[maybe_unused]] const ssize_t n = write(2, kLine, sizeof kLine - 1);
+    _exit(128 + sig);
+  }
+  g_stop = sig;
+}
+// The exit status of a run a signal stopped, as a shell reports one the signal killed.
+int stopped_status(const TrainSummary& s) { return s.stopped ? 128 + static_cast<int>(g_stop) : 0; }
+// SIGINT / SIGTERM: finish the step, write the final checkpoint, exit 128 + the signal
+// (standalone and the chief; the chief's end then ends every other worker's run). A second
+// signal exits at once.
 void stop_cleanly_on_signals(TrainOptions& train) {
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
@@ -50,6 +63,8 @@ int main(int argc, char** argv) {
   size_t task_index = 0;
   std::string ps_hosts, worker_hosts, token_file, loss_scope = "global", cluster_file;
   double peer_timeout = 30;
+  TensorBoardOptions tensorboard;
+  bool no_tensorboard = false;
   train.data_dir = "data/slices";
   train.checkpoint_dir = "checkpoints";
 
@@ -77,6 +92,9 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_option("--numa_node", engine_opts.numa_node, "prefer memory on this NUMA node (as numactl -p)");
   app.add_flag("--no_pin", no_pin, "do not bind compute threads to cores");
+  double max_arena_gb = 0;
+  app.add_option("--max_arena_gb", max_arena_gb, "largest plan arena to map, GB (default: this host's memory)")
+      ->check(unet::tools::finite_number() & CLI::NonNegativeNumber);
   app.add_option("--checkpoint_dir", train.checkpoint_dir, "where checkpoints go")->capture_default_str();
   app.add_option("--save_secs", train.save_secs, "seconds between checkpoints")
       ->capture_default_str()->check(unet::tools::finite_number() & CLI::NonNegativeNumber);
@@ -86,6 +104,16 @@ int main(int argc, char** argv) {
   app.add_option("--init_checkpoint", train.init_checkpoint, "start from these weights (.npz)");
   app.add_option("--log", log_path, "training log (appended)")->capture_default_str();
   app.add_flag("--profile", train.profile, "log each step's time, the part blocked on the network, bytes moved");
+  // TensorBoard: standalone runs and the chief write; --infer and the parameter servers take
+  // the flags (unetlaunch gives every process the same ones) and write nothing.
+  app.add_option("--logdir", tensorboard.logdir, "folder for the TensorBoard event file")->capture_default_str();
+  app.add_flag("--no_tensorboard", no_tensorboard, "write no TensorBoard event file");
+  app.add_option("--image_steps", tensorboard.image_steps,
+                 "steps between TensorBoard images: input, ground truth, prediction (0: none)")
+      ->capture_default_str();
+  app.add_option("--histogram_steps", tensorboard.histogram_steps,
+                 "steps between histograms of every weight and gradient (0: none)")
+      ->capture_default_str();
   app.add_flag("--infer", infer, "inference on the test set: write msks_test_predictions.npy and the Dice");
   app.add_option("--checkpoint", checkpoint, "weights for --infer (.npz)");
   app.add_option("--out", out_dir, "folder for msks_test_predictions.npy (--infer)")->capture_default_str();
@@ -145,6 +173,7 @@ int main(int argc, char** argv) {
     }
     engine_opts.threads.pin = !no_pin;
     engine_opts.plan_path = plan_path;
+    engine_opts.max_arena_bytes = static_cast<uint64_t>(max_arena_gb * 1e9);
     if (!channels.empty()) train.selection.channels = parse_channels(channels);
     train.shuffle = !no_shuffle;
     train.inter_threads = num_inter_threads;
@@ -181,12 +210,16 @@ int main(int argc, char** argv) {
       Engine& engine = *engine_slot;
       stop_cleanly_on_signals(train);
       TrainingLog log(log_path);
+      std::optional<TensorBoardSink> events;
       Trainer trainer(engine, train, log);
+      if (!no_tensorboard) {
+        tensorboard.input_channel = first_channel_name(train.selection);
+        trainer.add_sink(events.emplace(engine, tensorboard));
+      }
       log.line(fmt::format("unetrun: {} ({}, tier {}, micro-batch {}), {} threads, data {}", plan_path,
                            plan.model_name, unet::kernels::tier_name(plan.tier), plan.batch, engine.threads().size(),
                            train.data_dir));
-      trainer.run();
-      return 0;
+      return stopped_status(trainer.run());
     }
 
     ClusterSpec cluster;
@@ -238,7 +271,12 @@ int main(int argc, char** argv) {
     if (!rank_note.empty()) log.line("unetrun: " + rank_note);
     RemoteExchange exchange(engine, cluster, config, task_index, [&](const std::string& line) { log.line(line); });
     WorkerRole role{&exchange, cluster.workers(), task_index, exchange.start_step()};
+    std::optional<TensorBoardSink> events;
     Trainer trainer(engine, train, log, role);
+    if (chief && !no_tensorboard) {  // one event file for the run: the chief's
+      tensorboard.input_channel = first_channel_name(train.selection);
+      trainer.add_sink(events.emplace(engine, tensorboard));
+    }
     log.line(fmt::format("unetrun: worker {} of {}: {} ({}, tier {}, micro-batch {}), {} threads, data {}", task_index,
                          cluster.workers(), plan_path, plan.model_name, unet::kernels::tier_name(plan.tier),
                          plan.batch, engine.threads().size(), train.data_dir));
@@ -264,7 +302,7 @@ int main(int argc, char** argv) {
                          "{:.1f} MB",
                          task_index, summary.seconds, st.blocked_seconds, static_cast<double>(st.bytes_sent) / 1e6,
                          static_cast<double>(st.bytes_received) / 1e6));
-    return 0;
+    return stopped_status(summary);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "unetrun: %s\n", e.what());
     return 1;
