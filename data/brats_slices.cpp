@@ -12,14 +12,11 @@
 #include <emmintrin.h>
 #endif
 
+#include "base/limits.h"
 #include "data/data_error.h"
 #include "data/nifti_reader.h"
 
 namespace unet::data {
-
-// A subject's slices are held whole (normalised over the volume); BraTS's 155 slices of
-// 128x128 take 43 MB. Far above that, yet below what a hostile header could claim.
-constexpr uint64_t kMaxSubjectSliceBytes = uint64_t{4} << 30;
 
 void crop_or_pad(const float* src, int64_t nx, int64_t ny, int size, float* out) {
   // numpy's centre crop start (n - size) // 2; negative starts pad with zeros.
@@ -318,7 +315,8 @@ SubjectSlices slice_brats_subject(const BratsSubjectFiles& files, const SliceOpt
 }
 
 void slice_brats_subject(const BratsSubjectFiles& files, const SliceOptions& o, SubjectSlices& out) {
-  if (o.size < 1 || o.size > 4096) throw DataError(fmt::format("{}: --size {} is not 1..4096", files.id, o.size));
+  if (o.size < 1 || o.size > limits::kMaxSliceSize)
+    throw DataError(fmt::format("{}: --size {} is not 1..{}", files.id, o.size, limits::kMaxSliceSize));
   const int S = o.size;
   const size_t plane_out = static_cast<size_t>(S) * S;
   out.id = files.id;
@@ -337,9 +335,9 @@ void slice_brats_subject(const BratsSubjectFiles& files, const SliceOptions& o, 
                                   head_dims[0], head_dims[1], head_dims[2], seg_path));
   }
   const uint64_t stack_bytes = static_cast<uint64_t>(head_dims[2]) * plane_out * (4 * sizeof(float) + 1);
-  if (stack_bytes > kMaxSubjectSliceBytes)
+  if (stack_bytes > limits::kMaxSubjectSliceBytes)
     throw DataError(fmt::format("{}: {} slices of {}x{} would take {:.1f} GB (limit {:.1f} GB a subject)", seg_path,
-                                head_dims[2], S, S, stack_bytes / 1e9, kMaxSubjectSliceBytes / 1e9));
+                                head_dims[2], S, S, stack_bytes / 1e9, limits::kMaxSubjectSliceBytes / 1e9));
   NiftiVolume& seg = vol;
   size_t first_bad = SIZE_MAX;
   read_nifti(seg_path, seg, [&](float* v, size_t first, size_t n) {

@@ -19,6 +19,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "base/limits.h"
+
 namespace unet::data {
 
 const char* nifti_datatype_name(NiftiDatatype dtype) {
@@ -48,7 +50,6 @@ int nifti_datatype_bits(NiftiDatatype dtype) {
 namespace {
 
 constexpr size_t kHeaderBytes = 348;
-constexpr size_t kHeaderReadBytes = size_t{1} << 16;  // compressed, ample for a 348-byte header
 
 // Other NIfTI codes, named so the error says what the file holds rather than just a number.
 const char* other_datatype_name(int code) {
@@ -293,7 +294,7 @@ struct OpenedNifti {
 OpenedNifti open_nifti(const std::string& path, bool header_only) {
   OpenedNifti o;
   size_t plain_size = 0;
-  std::vector<uint8_t> bytes = slurp(path, header_only ? kHeaderReadBytes : SIZE_MAX, &plain_size);
+  std::vector<uint8_t> bytes = slurp(path, header_only ? limits::kNiftiHeaderReadBytes : SIZE_MAX, &plain_size);
   const bool gz = bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b;
   std::unique_ptr<ByteSource>& src = o.src;
   if (gz) src = std::make_unique<GzipSource>(path, std::move(bytes));
@@ -355,8 +356,8 @@ OpenedNifti open_nifti(const std::string& path, bool header_only) {
   }
 
   const float vox_offset = h.get<float>(108);
-  if (!std::isfinite(vox_offset) || vox_offset < static_cast<float>(kHeaderBytes) || vox_offset > 1e12f ||
-      vox_offset != std::floor(vox_offset))
+  if (!std::isfinite(vox_offset) || vox_offset < static_cast<float>(kHeaderBytes) ||
+      vox_offset > limits::kMaxNiftiVoxOffset || vox_offset != std::floor(vox_offset))
     throw DataError(fmt::format("{}: vox_offset (byte 108) is {}: expected a whole number >= 348", path, vox_offset));
   const size_t offset = static_cast<size_t>(vox_offset);
 
@@ -376,7 +377,7 @@ OpenedNifti open_nifti(const std::string& path, bool header_only) {
 
   // A header can claim terabytes; refuse before allocating what the file cannot hold
   // (deflate expands at most ~1032:1).
-  const size_t can_hold = gz ? plain_size * 1100 + 4096 : plain_size;
+  const size_t can_hold = gz ? plain_size * limits::kMaxNiftiGzipRatio + limits::kNiftiGzipSlackBytes : plain_size;
   if (offset > can_hold)
     throw DataError(fmt::format("{}: vox_offset (byte 108) is {}, beyond the end of the file ({} bytes)", path, offset,
                                 plain_size));

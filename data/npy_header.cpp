@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "base/limits.h"
 #include "data/data_error.h"
 
 namespace unet::data {
@@ -106,7 +107,8 @@ class DictParser {
       if (accept(')')) break;
       expect(',', "between shape values");
       if (accept(')')) break;
-      if (shape.size() > 64) fail("shape has more than 64 dimensions");
+      if (shape.size() > limits::kMaxNpyRank)
+        fail(fmt::format("shape has more than {} dimensions", limits::kMaxNpyRank));
     }
     return shape;
   }

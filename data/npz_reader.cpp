@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "base/limits.h"
 #include "data/npz.h"
 #include "data/npz_zip_format.h"
 
@@ -13,10 +14,6 @@ namespace unet::data {
 namespace {
 
 constexpr uint8_t kNpyMagic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
-// A member is one array of a checkpoint (the largest UNet weight is tens of MB): far above
-// that, yet below what a hostile directory could make us allocate.
-constexpr uint64_t kMaxMemberBytes = uint64_t{16} << 30;
-constexpr uint64_t kFirstInflateBytes = uint64_t{1} << 20;
 
 bool ends_with(const std::string& s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -179,16 +176,16 @@ const uint8_t* NpzReader::member_bytes(const Member& m, std::shared_ptr<const vo
       throw DataError(fmt::format("{}: stored member with size {} != compressed size {}", source, m.size,
                                   m.compressed_size));
   } else if (m.method == zip::kMethodDeflate) {
-    if (m.size > kMaxMemberBytes)
+    if (m.size > limits::kMaxNpzMemberBytes)
       throw DataError(fmt::format("{}: uncompressed size {} is larger than any member we read (limit {} bytes)",
-                                  source, m.size, kMaxMemberBytes));
+                                  source, m.size, limits::kMaxNpzMemberBytes));
     // Deflate expands at most ~1032:1; a larger claim is a corrupt (or hostile) directory.
-    if (m.size / 1032 > m.compressed_size + 1)
+    if (m.size / limits::kMaxNpzDeflateRatio > m.compressed_size + 1)
       throw DataError(fmt::format("{}: uncompressed size {} is implausible for {} deflated bytes", source, m.size,
                                   m.compressed_size));
     // The output grows (doubling) as inflate fills it, not to the directory's claim up front:
     // a member claiming 4 GB whose stream ends after a few bytes costs a few bytes.
-    auto buffer = std::make_shared<std::vector<uint8_t>>(std::min<uint64_t>(m.size, kFirstInflateBytes));
+    auto buffer = std::make_shared<std::vector<uint8_t>>(std::min<uint64_t>(m.size, limits::kNpzFirstInflateBytes));
     z_stream z{};
     if (inflateInit2(&z, -MAX_WBITS) != Z_OK) throw DataError(source + ": zlib inflateInit failed");
     uint64_t in_left = m.compressed_size;

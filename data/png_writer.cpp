@@ -31,20 +31,19 @@ void flush_nothing(png_structp) {}
 
 // libpng's error path is a longjmp back to the setjmp below, so this function holds nothing
 // that needs a destructor: the output lives in the caller's string.
-bool encode(png_structp png, png_infop info, const uint8_t* pixels, uint32_t width, uint32_t height, Sink* sink) {
+bool encode(png_structp png, png_infop info, const uint8_t* pixels, uint32_t width, uint32_t height, int channels,
+            Sink* sink) {
   if (setjmp(png_jmpbuf(png))) return false;
   png_set_write_fn(png, sink, append_bytes, flush_nothing);
-  png_set_IHDR(png, info, width, height, 8, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
-               PNG_FILTER_TYPE_DEFAULT);
+  png_set_IHDR(png, info, width, height, 8, channels == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY,
+               PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
   png_write_info(png, info);
-  for (uint32_t y = 0; y < height; ++y) png_write_row(png, pixels + static_cast<size_t>(y) * width);
+  for (uint32_t y = 0; y < height; ++y) png_write_row(png, pixels + static_cast<size_t>(y) * width * channels);
   png_write_end(png, info);
   return true;
 }
 
-}  // namespace
-
-std::string encode_png_gray8(const uint8_t* pixels, uint32_t width, uint32_t height) {
+std::string encode_png(const uint8_t* pixels, uint32_t width, uint32_t height, int channels) {
   if (width == 0 || height == 0) throw DataError(fmt::format("PNG of {}x{} pixels: an image needs both", width, height));
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
   if (!png) throw DataError("PNG: libpng could not start (out of memory)");
@@ -55,11 +54,21 @@ std::string encode_png_gray8(const uint8_t* pixels, uint32_t width, uint32_t hei
   }
   std::string out;
   Sink sink{&out};
-  const bool ok = encode(png, info, pixels, width, height, &sink);
+  const bool ok = encode(png, info, pixels, width, height, channels, &sink);
   png_destroy_write_struct(&png, &info);
   if (!ok) throw DataError(fmt::format("PNG of {}x{} pixels: libpng failed{}", width, height,
                                        sink.out_of_memory ? " (out of memory)" : ""));
   return out;
+}
+
+}  // namespace
+
+std::string encode_png_gray8(const uint8_t* pixels, uint32_t width, uint32_t height) {
+  return encode_png(pixels, width, height, 1);
+}
+
+std::string encode_png_rgb8(const uint8_t* pixels, uint32_t width, uint32_t height) {
+  return encode_png(pixels, width, height, 3);
 }
 
 }  // namespace unet::data

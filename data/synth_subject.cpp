@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <mutex>
 
+#include "base/limits.h"
 #include "data/data_error.h"
 #include "data/nifti_writer.h"
 #include "data/synth_field.h"
@@ -49,8 +50,9 @@ std::string synth_subject_id(int index) { return fmt::format("Synth_{:04d}", ind
 SynthSubject render_synth_subject(const SynthOptions& o, int index) {
   const auto& dims = o.shape;
   for (int a = 0; a < 3; ++a)
-    if (dims[a] < 8 || dims[a] > 1024)
-      throw DataError(fmt::format("synth: shape axis {} is {}: expected 8..1024 voxels", a, dims[a]));
+    if (dims[a] < limits::kMinSynthAxis || dims[a] > limits::kMaxSynthAxis)
+      throw DataError(fmt::format("synth: shape axis {} is {}: expected {}..{} voxels", a, dims[a],
+                                  limits::kMinSynthAxis, limits::kMaxSynthAxis));
 
   SynthRandom rng(synth_mix(o.seed) ^ synth_mix(0x5eedull + static_cast<uint64_t>(index)));
   HeadPhantom head(rng, o.brain_template);

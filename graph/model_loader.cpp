@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/limits.h"
 #include "graph/graph_ir.h"
 #include "graph/lexer.h"
 #include "graph/parser.h"
@@ -15,8 +16,6 @@
 
 namespace unet::graph {
 namespace {
-
-constexpr std::streamoff kMaxModelBytes = 16 << 20;  // far beyond any sensible model
 
 // Rules about the graph as a whole: every layer feeds the loss, and the prediction feeds
 // only the loss (the lowering fuses the sigmoid into the Dice kernel, so nothing else may
@@ -75,9 +74,9 @@ Graph parse_model_file(const std::string& path) {
   in.seekg(0, std::ios::end);
   const std::streamoff size = in.tellg();
   if (size < 0) throw ModelError(fmt::format("{}: cannot read the model file", path));
-  if (size > kMaxModelBytes)
+  if (static_cast<uint64_t>(size) > limits::kMaxModelFileBytes)
     throw ModelError(fmt::format("{}: {} bytes is too large for a model file (limit {} bytes)",
-                                 path, size, kMaxModelBytes));
+                                 path, size, limits::kMaxModelFileBytes));
   in.seekg(0, std::ios::beg);
   std::string text(static_cast<size_t>(size), '\0');
   if (!in.read(text.data(), size))

@@ -9,13 +9,10 @@
 #include <optional>
 #include <unordered_map>
 
+#include "base/limits.h"
+
 namespace unet::graph {
 namespace {
-
-// Upper bounds that keep every later size computation far from integer overflow.
-constexpr int kMaxChannels = 65536;
-constexpr int kMaxExtent = 65536;  // image height and width
-constexpr int kMaxWindow = 64;     // kernel sides, strides, pool sizes, upsampling factors
 
 // One argument of an op or optimizer call: an input name, or key=value.
 struct Arg {
@@ -113,14 +110,14 @@ class Attributes {
     const Token& v = a ? *a->value : required(name, example);
     int kh = 0, kw = 0;
     if (v.kind == TokenKind::integer) {
-      kh = kw = v.integer >= 1 && v.integer <= kMaxWindow ? static_cast<int>(v.integer) : 0;
+      kh = kw = v.integer >= 1 && v.integer <= limits::kMaxModelWindow ? static_cast<int>(v.integer) : 0;
     } else if (v.kind == TokenKind::dims && v.dims.size() == 2) {
       kh = v.dims[0], kw = v.dims[1];
     } else {
       fail(v, fmt::format("{} must be an integer or KxK, found {}", name, describe(v)));
     }
-    if (kh < 1 || kw < 1 || kh > kMaxWindow || kw > kMaxWindow)
-      fail(v, fmt::format("{} sides must be between 1 and {}, found {}", name, kMaxWindow, v.text));
+    if (kh < 1 || kw < 1 || kh > limits::kMaxModelWindow || kw > limits::kMaxModelWindow)
+      fail(v, fmt::format("{} sides must be between 1 and {}, found {}", name, limits::kMaxModelWindow, v.text));
     return {kh, kw};
   }
 
@@ -309,12 +306,12 @@ class Parser {
       fail(shape, fmt::format("expected a shape HxWxC (e.g. 128x128x1) after 'shape', found {}",
                               describe(shape)));
     const int h = shape.dims[0], w = shape.dims[1], c = shape.dims[2];
-    if (h < 1 || w < 1 || h > kMaxExtent || w > kMaxExtent)
-      fail(shape, fmt::format("height and width must be between 1 and {}, found {}", kMaxExtent,
+    if (h < 1 || w < 1 || h > limits::kMaxModelExtent || w > limits::kMaxModelExtent)
+      fail(shape, fmt::format("height and width must be between 1 and {}, found {}", limits::kMaxModelExtent,
                               shape.text));
-    if (c < 1 || c > kMaxChannels)
+    if (c < 1 || c > limits::kMaxModelChannels)
       fail(shape,
-           fmt::format("channels must be between 1 and {}, found {}", kMaxChannels, shape.text));
+           fmt::format("channels must be between 1 and {}, found {}", limits::kMaxModelChannels, shape.text));
     if (!is_input && c != 1)
       fail(shape,
            fmt::format("the target must have 1 channel (a binary mask), found {}", shape.text));
@@ -505,9 +502,9 @@ class Parser {
     const Attributes a(
         filename_, call, "conv",
         {"filters", "kernel", "stride", "padding", "activation", "init", "bias_init"});
-    node.filters = a.integer("filters", std::nullopt, 1, kMaxChannels, "32");
+    node.filters = a.integer("filters", std::nullopt, 1, limits::kMaxModelChannels, "32");
     std::tie(node.kh, node.kw) = a.window("kernel", std::nullopt, "3");
-    node.stride = a.integer("stride", 1, 1, kMaxWindow);
+    node.stride = a.integer("stride", 1, 1, limits::kMaxModelWindow);
     node.padding = a.choice("padding", Padding::same, kPaddings);
     node.activation = a.choice("activation", kernels::Activation::none, kActivations);
     node.kernel_init = a.choice("init", plan::Init::glorot_uniform, kInits);
@@ -520,9 +517,9 @@ class Parser {
     const Attributes a(
         filename_, call, "conv_transpose",
         {"filters", "kernel", "stride", "padding", "activation", "init", "bias_init"});
-    node.filters = a.integer("filters", std::nullopt, 1, kMaxChannels, "256");
+    node.filters = a.integer("filters", std::nullopt, 1, limits::kMaxModelChannels, "256");
     std::tie(node.kh, node.kw) = a.window("kernel", std::nullopt, "2");
-    node.stride = a.integer("stride", 1, 1, kMaxWindow);
+    node.stride = a.integer("stride", 1, 1, limits::kMaxModelWindow);
     node.padding = a.choice("padding", Padding::same, kSamePadding);
     node.activation = a.choice("activation", kernels::Activation::none, kActivations);
     node.kernel_init = a.choice("init", plan::Init::glorot_uniform, kInits);
@@ -533,8 +530,8 @@ class Parser {
     arity(call, 1, 1, "1 input");
     reject_target_inputs(call, node);
     const Attributes a(filename_, call, "maxpool", {"size", "stride"});
-    node.pool = a.integer("size", 2, 1, kMaxWindow);
-    node.stride = a.integer("stride", node.pool, 1, kMaxWindow);
+    node.pool = a.integer("size", 2, 1, limits::kMaxModelWindow);
+    node.stride = a.integer("stride", node.pool, 1, limits::kMaxModelWindow);
     node.padding = Padding::valid;
   }
 
@@ -542,7 +539,7 @@ class Parser {
     arity(call, 1, 1, "1 input");
     reject_target_inputs(call, node);
     const Attributes a(filename_, call, "upsample", {"factor"});
-    node.pool = a.integer("factor", 2, 1, kMaxWindow);
+    node.pool = a.integer("factor", 2, 1, limits::kMaxModelWindow);
   }
 
   void concat(const Call& call, Node& node) {

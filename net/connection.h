@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 
+#include "base/limits.h"
 #include "net/endpoint.h"
 #include "net/frame.h"
 
@@ -21,7 +22,7 @@ namespace unet::net {
 using Millis = std::chrono::milliseconds;
 
 // No frame's payload is ever larger than this, whatever a caller's own bound says.
-inline constexpr uint64_t kMaxPayloadBytes = uint64_t{1} << 30;
+inline constexpr uint64_t kMaxPayloadBytes = limits::kMaxFramePayloadBytes;
 
 class Connection {
  public:

@@ -15,14 +15,13 @@
 #include <openssl/params.h>
 #include <openssl/rand.h>
 
+#include "base/limits.h"
+
 namespace unet::net {
 namespace {
 
 constexpr size_t kHelloBytes = 4 + 4 + 8 + 8 + kNonceBytes;
 constexpr size_t kProofBytes = 32;
-constexpr size_t kMaxReasonBytes = 4096;
-constexpr size_t kMaxAppBytes = size_t{64} << 10;
-constexpr size_t kMaxTokenBytes = 4096;
 
 // Domain separation: a worker's proof can never be replayed as the PS's, or the reverse.
 constexpr std::string_view kWorkerLabel = "unet-worker";
@@ -99,7 +98,7 @@ void expect_length(const Connection& c, const FrameHeader& h, uint64_t least, ui
 }
 
 std::string read_reason(Connection& c, const FrameHeader& h, Millis idle) {
-  expect_length(c, h, 0, kMaxReasonBytes);
+  expect_length(c, h, 0, limits::kMaxReasonBytes);
   return reason_text(c.read_payload(h, idle));
 }
 
@@ -143,7 +142,7 @@ std::vector<std::byte> client_handshake(Connection& c, Hello hello, std::string_
   const auto hello_bytes = encode_hello(hello);
   c.send(FrameType::hello, 0, 0, hello_bytes);
 
-  FrameHeader h = c.read_header(idle, kMaxReasonBytes);
+  FrameHeader h = c.read_header(idle, limits::kMaxReasonBytes);
   if (h.type == FrameType::refuse)
     throw HandshakeRefused(fmt::format("the parameter server at {} refused: {}", c.peer(), read_reason(c, h, idle)));
   expect(c, h, FrameType::challenge);
@@ -155,11 +154,11 @@ std::vector<std::byte> client_handshake(Connection& c, Hello hello, std::string_
   const auto proof = hmac_sha256(token, proof_parts);
   c.send(FrameType::proof, 0, 0, proof);
 
-  h = c.read_header(idle, kProofBytes + kMaxAppBytes);
+  h = c.read_header(idle, kProofBytes + limits::kMaxHandshakeAppBytes);
   if (h.type == FrameType::refuse)
     throw HandshakeRefused(fmt::format("the parameter server at {} refused: {}", c.peer(), read_reason(c, h, idle)));
   expect(c, h, FrameType::welcome);
-  expect_length(c, h, kProofBytes, kProofBytes + kMaxAppBytes);
+  expect_length(c, h, kProofBytes, kProofBytes + limits::kMaxHandshakeAppBytes);
   std::vector<std::byte> welcome = c.read_payload(h, idle);
 
   const std::span<const std::byte> server_parts[] = {bytes_of(kServerLabel), hello.nonce, server_nonce};
@@ -196,7 +195,7 @@ Hello server_authenticate(Connection& c, uint64_t plan_fingerprint, uint64_t con
   random_fill(hello.server_nonce);
   c.send(FrameType::challenge, 0, 0, hello.server_nonce);
 
-  h = c.read_header(idle, kMaxReasonBytes);
+  h = c.read_header(idle, limits::kMaxReasonBytes);
   if (h.type == FrameType::refuse)
     throw HandshakeRefused(fmt::format("the worker at {} refused: {}", c.peer(), read_reason(c, h, idle)));
   expect(c, h, FrameType::proof);
@@ -210,9 +209,9 @@ Hello server_authenticate(Connection& c, uint64_t plan_fingerprint, uint64_t con
 }
 
 void server_welcome(Connection& c, const Hello& hello, std::string_view token, std::span<const std::byte> app) {
-  if (app.size() > kMaxAppBytes)
+  if (app.size() > limits::kMaxHandshakeAppBytes)
     throw std::length_error(fmt::format("server_welcome: {} application bytes, the handshake carries at most {}",
-                                        app.size(), kMaxAppBytes));
+                                        app.size(), limits::kMaxHandshakeAppBytes));
   const std::span<const std::byte> parts[] = {bytes_of(kServerLabel), hello.nonce, hello.server_nonce};
   const auto proof = hmac_sha256(token, parts);
   FrameHeader h;
@@ -222,7 +221,7 @@ void server_welcome(Connection& c, const Hello& hello, std::string_view token, s
 }
 
 void server_refuse(Connection& c, std::string_view reason) {
-  c.send(FrameType::refuse, 0, 0, bytes_of(reason.substr(0, kMaxReasonBytes)));
+  c.send(FrameType::refuse, 0, 0, bytes_of(reason.substr(0, limits::kMaxReasonBytes)));
 }
 
 std::string load_cluster_token(const std::string& token_file) {
@@ -247,10 +246,10 @@ std::string load_cluster_token(const std::string& token_file) {
   if (!S_ISREG(st.st_mode)) throw fail("not a regular file; the cluster token must be one");
   if ((st.st_mode & 077) != 0)
     throw fail(fmt::format("mode {:04o} lets others read the cluster token; chmod 600 it", st.st_mode & 07777));
-  if (st.st_size > static_cast<off_t>(kMaxTokenBytes))
-    throw fail(fmt::format("{} bytes; a cluster token is at most {}", st.st_size, kMaxTokenBytes));
+  if (st.st_size > static_cast<off_t>(limits::kMaxTokenBytes))
+    throw fail(fmt::format("{} bytes; a cluster token is at most {}", st.st_size, limits::kMaxTokenBytes));
 
-  std::string token(kMaxTokenBytes + 1, '\0');
+  std::string token(limits::kMaxTokenBytes + 1, '\0');
   size_t have = 0;
   while (have < token.size()) {
     ssize_t got = ::read(fd, token.data() + have, token.size() - have);
@@ -259,7 +258,8 @@ std::string load_cluster_token(const std::string& token_file) {
     if (got == 0) break;
     have += static_cast<size_t>(got);
   }
-  if (have > kMaxTokenBytes) throw fail(fmt::format("over {} bytes; a cluster token is at most that", kMaxTokenBytes));
+  if (have > limits::kMaxTokenBytes)
+    throw fail(fmt::format("over {} bytes; a cluster token is at most that", limits::kMaxTokenBytes));
   token.resize(have);
   while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
   if (token.empty()) throw fail("empty; the cluster token must not be empty");

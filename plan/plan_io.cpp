@@ -12,13 +12,10 @@
 #include <fstream>
 #include <fmt/format.h>
 
+#include "base/limits.h"
+
 namespace unet::plan {
 namespace {
-
-// Limits that keep a hostile file from making the decoder allocate much: a real plan is far
-// below every one of them.
-constexpr uint32_t kMaxStringBytes = 4096;
-constexpr uint32_t kMaxListCount = 1u << 20;
 
 // ---- writing --------------------------------------------------------------------------------
 
@@ -160,9 +157,9 @@ class ByteReader {
   std::string str(std::string_view field) {
     const size_t at = pos_;
     const uint32_t len = u32(field);
-    if (len > kMaxStringBytes)
+    if (len > limits::kMaxPlanStringBytes)
       fail_at(at, fmt::format("{} length {} exceeds the limit of {} bytes", field, len,
-                              kMaxStringBytes));
+                              limits::kMaxPlanStringBytes));
     if (len > remaining()) truncated(field);
     std::string s(reinterpret_cast<const char*>(body_.data() + pos_), len);
     pos_ += len;
@@ -174,8 +171,8 @@ class ByteReader {
   uint32_t count(std::string_view field, size_t min_element_bytes) {
     const size_t at = pos_;
     const uint32_t n = u32(field);
-    if (n > kMaxListCount)
-      fail_at(at, fmt::format("{} {} exceeds the limit of {}", field, n, kMaxListCount));
+    if (n > limits::kMaxPlanListCount)
+      fail_at(at, fmt::format("{} {} exceeds the limit of {}", field, n, limits::kMaxPlanListCount));
     if (static_cast<uint64_t>(n) * min_element_bytes > remaining())
       fail_at(at, fmt::format("{} {} cannot fit in the {} bytes left", field, n, remaining()));
     return n;

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "base/limits.h"
 #include "plan/plan.h"
 
 namespace unet::plan {
@@ -30,7 +31,7 @@ class PlanError : public std::runtime_error {
 inline constexpr char kPlanMagic[8] = {'U', 'N', 'E', 'T', 'P', 'L', 'A', 'N'};
 inline constexpr uint32_t kHeaderBytes = 40;
 // plan.bin files larger than this are refused before they are read into memory.
-inline constexpr uint64_t kMaxPlanFileBytes = uint64_t{256} << 20;
+inline constexpr uint64_t kMaxPlanFileBytes = limits::kMaxPlanFileBytes;
 
 std::vector<uint8_t> encode_plan(const Plan& plan);
 // `source` names the bytes in error messages (normally the file path).

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/limits.h"
 #include "kernels/kernel_registry.h"
 #include "plan/plan.h"
 #include "plan/plan_io.h"
@@ -16,9 +17,9 @@
 namespace unet::plan {
 
 // Largest value of any single dimension (n, c, h, w, kernel sizes, strides, windows).
-inline constexpr uint32_t kMaxDim = 1u << 20;
+inline constexpr uint32_t kMaxDim = limits::kMaxPlanDim;
 // Largest arena a plan may ask for (1 TiB): anything bigger is a corrupt number.
-inline constexpr uint64_t kMaxArenaBytes = uint64_t{1} << 40;
+inline constexpr uint64_t kMaxArenaBytes = limits::kMaxPlanArenaBytes;
 
 // Bytes a tensor of this layout and these dims needs (channel and block padding included);
 // 0 if the product overflows 64 bits.

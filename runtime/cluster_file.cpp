@@ -12,12 +12,13 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "base/limits.h"
 #include "runtime/runtime_error.h"
 
 namespace unet::runtime {
 namespace {
 
-constexpr size_t kMaxNodes = 65536;  // a typo such as n[0-99999999] must not exhaust memory
+constexpr size_t kMaxNodes = limits::kMaxClusterNodes;  // a typo such as n[0-99999999] must not exhaust memory
 
 std::string_view type_name(toml::node_type t) {
   switch (t) {
@@ -72,7 +73,9 @@ class Reader {
     return static_cast<int>(integer(n, "numa_node", 0, 4095));
   }
 
-  int threads(const toml::node& n) const { return static_cast<int>(integer(n, "threads", 1, 65536)); }
+  int threads(const toml::node& n) const {
+    return static_cast<int>(integer(n, "threads", 1, limits::kMaxClusterThreads));
+  }
 
   uint16_t port(const toml::node& n, std::string_view name) const {
     return static_cast<uint16_t>(integer(n, name, 1, 65535));
@@ -154,7 +157,8 @@ class Reader {
     known_keys(*t, "[slurm]", {"ps_tasks", "port", "ps_port", "worker_port", "numa_node", "threads"});
     SlurmHosts s;
     s.line = static_cast<int>(t->source().begin.line);
-    if (const toml::node* x = t->get("ps_tasks")) s.ps_tasks = static_cast<size_t>(integer(*x, "ps_tasks", 1, 1024));
+    if (const toml::node* x = t->get("ps_tasks"))
+      s.ps_tasks = static_cast<size_t>(integer(*x, "ps_tasks", 1, limits::kMaxClusterPsTasks));
     uint16_t port_all = 0;
     if (const toml::node* x = t->get("port")) port_all = port(*x, "port");
     s.ps_port = s.worker_port = port_all;

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "base/limits.h"
 #include "kernels/layout_reorder.h"
 #include "runtime/runtime_error.h"
 
@@ -15,7 +16,7 @@ namespace unet::runtime {
 namespace {
 
 constexpr const char* kModalities[] = {"t1", "t2", "flair", "t1ce"};
-constexpr size_t kMaxImageChannels = 4;  // the modalities above
+static_assert(std::size(kModalities) == limits::kMaxImageChannels);
 
 std::string shape_text(const std::vector<size_t>& s) {
   std::string out = "[";
@@ -62,9 +63,9 @@ Dataset::Dataset(const std::string& dir, const std::string& split, const DataSel
   if (is[1] != static_cast<size_t>(in_h) || is[2] != static_cast<size_t>(in_w))
     throw RuntimeError(fmt::format("{}: images are {}x{}, the plan was compiled for {}x{}", images_.path(),
                                    is[1], is[2], in_h, in_w));
-  if (is[3] < 1 || is[3] > kMaxImageChannels)
+  if (is[3] < 1 || is[3] > limits::kMaxImageChannels)
     throw RuntimeError(fmt::format("{}: images have {} channels; expected 1 to {} (t1, t2, flair, t1ce)",
-                                   images_.path(), is[3], kMaxImageChannels));
+                                   images_.path(), is[3], limits::kMaxImageChannels));
   if (ms[3] != 1 && ms[3] != 4)
     throw RuntimeError(fmt::format("{}: masks have {} channels; expected 4 (one-hot background, 1, 2, 4) or 1",
                                    masks_.path(), ms[3]));
@@ -148,6 +149,27 @@ void Dataset::load(const size_t* idx, size_t n, const kernels::TensorArg& input,
       }
       target.data[i * target.image_stride + static_cast<int64_t>(p)] = t > 0.5f ? 1.f : 0.f;
     }
+}
+
+int Dataset::view_channel() const {
+  constexpr int kFlair = 2;
+  if (file_c_ > kFlair && std::find(in_channels_.begin(), in_channels_.end(), kFlair) != in_channels_.end())
+    return kFlair;
+  return in_channels_.front();
+}
+
+void Dataset::read_view(size_t row, float* image, float* target) const {
+  const size_t pixels = static_cast<size_t>(h_) * w_;
+  std::vector<float> img(pixels * static_cast<size_t>(file_c_)), msk(pixels * static_cast<size_t>(mask_c_));
+  images_.read_rows_f32(row, 1, img.data());
+  masks_.read_rows_f32(row, 1, msk.data());
+  const size_t ch = static_cast<size_t>(view_channel());
+  for (size_t p = 0; p < pixels; ++p) {
+    image[p] = img[p * static_cast<size_t>(file_c_) + ch];
+    float t = 0.f;
+    for (int c : mask_channels_) t += msk[p * static_cast<size_t>(mask_c_) + static_cast<size_t>(c)];
+    target[p] = t > 0.5f ? 1.f : 0.f;
+  }
 }
 
 }  // namespace unet::runtime

@@ -37,6 +37,13 @@ class Dataset {
   // Images past n in the views are zeroed. No allocation.
   void load(const size_t* idx, size_t n, const kernels::TensorArg& input,
             const kernels::TensorArg& target);
+  // Row `row` for a person's eyes: one image channel (FLAIR when the plan is fed it, else the
+  // first channel it is fed; see view_channel()) and the target as load() makes it, h * w
+  // floats each, row-major. Allocates; not for the training loop.
+  void read_view(size_t row, float* image, float* target) const;
+  int view_channel() const;  // the image file's channel read_view() shows (2: FLAIR)
+  int height() const { return h_; }
+  int width() const { return w_; }
 
  private:
   data::NpyReader images_, masks_;

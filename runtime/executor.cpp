@@ -40,8 +40,32 @@ std::vector<Executor::BoundOp>& Executor::ops_of(OpList list) {
 }
 
 void Executor::run_op(BoundOp& b) {
+  if (tracer_) [[unlikely]] {
+    run_op_traced(b);
+    return;
+  }
   const auto t0 = profiling_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
   threads_.parallel_for(b.work, [&](size_t begin, size_t end) { b.kernel->run(b.call, begin, end); });
+  if (profiling_) {
+    b.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ++b.calls;
+  }
+}
+
+// The traced op: each share of its work items timed on the thread that ran it. An op with no
+// work items still appears, as an instant on the calling thread.
+void Executor::run_op_traced(BoundOp& b) {
+  TraceRecorder& trace = *tracer_;
+  const auto t0 = std::chrono::steady_clock::now();
+  if (b.work == 0) {
+    const int64_t t = TraceRecorder::now();
+    trace.op_chunk(ThreadPool::current_slot(), b.op, 0, 0, 0, t, t);
+  }
+  threads_.parallel_for(b.work, [&](size_t begin, size_t end) {
+    const int64_t c0 = TraceRecorder::now();
+    b.kernel->run(b.call, begin, end);
+    trace.op_chunk(ThreadPool::current_slot(), b.op, begin, end, b.work, c0, TraceRecorder::now());
+  });
   if (profiling_) {
     b.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     ++b.calls;
@@ -51,7 +75,9 @@ void Executor::run_op(BoundOp& b) {
 void Executor::run(OpList list, const kernels::StepScalars& scalars, bool evaluating) {
   scalars_ = scalars;
   scalars_.evaluating = evaluating;  // the dropout kernels read it
+  begin_list(list);
   for (BoundOp& b : ops_of(list)) run_op(b);
+  end_list();
 }
 
 void Executor::run_hooked(OpList list, const kernels::StepScalars& scalars, FunctionRef<void(size_t)> before,
@@ -59,11 +85,13 @@ void Executor::run_hooked(OpList list, const kernels::StepScalars& scalars, Func
   scalars_ = scalars;
   scalars_.evaluating = false;
   std::vector<BoundOp>& ops = ops_of(list);
+  begin_list(list);
   for (size_t i = 0; i < ops.size(); ++i) {
     before(i);
     run_op(ops[i]);
     after(i);
   }
+  end_list();
 }
 
 }  // namespace unet::runtime

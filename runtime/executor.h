@@ -8,10 +8,13 @@
 #include "plan/plan.h"
 #include "runtime/function_ref.h"
 #include "runtime/thread_pool.h"
+#include "runtime/trace_writer.h"
 
 namespace unet::runtime {
 
 enum class OpList { forward, backward, update };
+static_assert(static_cast<int>(OpList::update) == static_cast<int>(TraceList::update) &&
+              static_cast<int>(OpList::backward) == static_cast<int>(TraceList::backward));
 
 class Executor {
  public:
@@ -33,6 +36,10 @@ class Executor {
     size_t work;  // work items a call is split into (at most this many threads can share it)
   };
   void set_profiling(bool on) { profiling_ = on; }
+  // While set, every op records each thread's share of it (begin, end, work items) in `trace`
+  // (unetrun --trace); nullptr (the default) records nothing: one pointer test an op.
+  void set_tracer(TraceRecorder* trace) { tracer_ = trace; }
+  TraceRecorder* tracer() const { return tracer_; }
   std::vector<OpTime> profile() const;
   // Forgets the times gathered so far (the warm-up steps: page faults, cold caches).
   void clear_profile();
@@ -49,12 +56,22 @@ class Executor {
   std::vector<BoundOp> bind(const std::vector<plan::Op>& ops);
   std::vector<BoundOp>& ops_of(OpList list);
   void run_op(BoundOp& b);
+  void run_op_traced(BoundOp& b);
+  void begin_list(OpList list) {
+    if (tracer_) [[unlikely]]
+      tracer_->begin_list(static_cast<TraceList>(list));
+  }
+  void end_list() {
+    if (tracer_) [[unlikely]]
+      tracer_->end_list();
+  }
 
   const plan::Plan& plan_;
   std::byte* arena_;
   ThreadPool& threads_;
   kernels::StepScalars scalars_;
   bool profiling_ = false;
+  TraceRecorder* tracer_ = nullptr;
   std::vector<BoundOp> forward_, backward_, update_;
 };
 

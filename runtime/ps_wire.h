@@ -14,13 +14,14 @@
 #include <span>
 #include <string>
 
+#include "base/limits.h"
 #include "runtime/step_exchange.h"
 
 namespace unet::runtime::wire {
 
 inline constexpr size_t kWelcomeBytes = 8;
 inline constexpr size_t kGlobalSumsBytes = 24;
-inline constexpr size_t kMaxReasonBytes = 4096;
+inline constexpr size_t kMaxReasonBytes = limits::kMaxReasonBytes;
 // A PS's done frame: `tensor` says whether it acknowledges the worker's own done, or tells it
 // the chief ended the run (step: the run's last).
 inline constexpr uint32_t kDoneRunEnded = 0, kDoneAcknowledged = 1;

@@ -10,6 +10,7 @@
 #include <tbb/task_group.h>
 #include <tbb/task_scheduler_observer.h>
 
+#include "base/limits.h"
 #include "kernels/kernel_call.h"
 #include "runtime/runtime_error.h"
 
@@ -126,8 +127,8 @@ struct ThreadPool::Impl {
 namespace {
 
 // More compute threads than this many per core only oversubscribe; far more crashed TBB's arena
-// (2^31 - 1) or took gigabytes of stacks (10^6): refused with the limit named.
-constexpr int kMaxThreadsPerCore = 4;
+// (2^31 - 1) or took gigabytes of stacks (10^6): refused with the limit named (base/limits.h).
+constexpr int kMaxThreadsPerCore = limits::kMaxThreadsPerCore;
 
 int checked_num_threads(int requested) {
   if (requested <= 0) return default_num_threads();
@@ -151,6 +152,11 @@ ThreadPool::ThreadPool(const ThreadOptions& options)
 ThreadPool::~ThreadPool() = default;
 
 int ThreadPool::size() const { return impl_->threads; }
+
+int ThreadPool::current_slot() {
+  const int slot = tbb::this_task_arena::current_thread_index();
+  return slot < 0 ? 0 : slot;  // outside the arena: the calling thread (a one-part op)
+}
 
 void ThreadPool::parallel_for(size_t work, FunctionRef<void(size_t, size_t)> body) {
   if (work == 0) return;

@@ -23,6 +23,9 @@ class ThreadPool {
   // Calls body(begin, end) on disjoint ranges covering [0, work), one contiguous range per
   // thread (static partitioning: the same split every step).
   void parallel_for(size_t work, FunctionRef<void(size_t, size_t)> body);
+  // The pool slot of the calling thread inside a parallel_for body: 0 for the thread that
+  // called parallel_for, 1..size()-1 for the others (for per-thread buffers that need no lock).
+  static int current_slot();
 
  private:
   struct Impl;

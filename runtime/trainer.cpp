@@ -85,6 +85,20 @@ std::string Trainer::diverged(const StepResult& r) const {
                      global_step_, r.loss, culprit);
 }
 
+// The trace of the steps run so far, and a line saying what it holds.
+void Trainer::write_trace() {
+  TraceRecorder& t = *options_.trace;
+  const std::string path = t.write();
+  const StepRange& w = t.steps();
+  const std::string what =
+      t.steps_traced() == 0
+          ? fmt::format("no step of {}:{} ran (the run ended at global step {})", w.first, w.last, global_step_)
+          : fmt::format("global steps {} to {}, {} op events", w.first, std::min<uint64_t>(w.last, global_step_),
+                        t.op_events());
+  const std::string note = fmt::format("Wrote the trace {}: {}", path, what);
+  report([&](TrainingSink& s) { s.note(note); });
+}
+
 std::vector<size_t> Trainer::epoch_order(int epoch) const {
   std::vector<size_t> order(train_.size());
   std::iota(order.begin(), order.end(), size_t{0});
@@ -149,6 +163,22 @@ TrainSummary Trainer::run() {
   auto last_save = Clock::now();
   std::vector<double> epoch_times;
   bool stop = options_.max_steps >= 0 && global_step_ >= static_cast<uint64_t>(options_.max_steps);
+  if (options_.trace) options_.trace->start_run(global_step_);
+  // While a traced step runs, the executor holds the recorder; an error mid-step takes it back.
+  struct TraceScope {
+    Executor& ex;
+    TraceRecorder* trace;
+    TraceScope(Executor& e, TraceRecorder* t, uint64_t step) : ex(e), trace(t) {
+      if (!trace) return;
+      trace->begin_step(step);
+      ex.set_tracer(trace);
+    }
+    ~TraceScope() {
+      if (!trace) return;
+      ex.set_tracer(nullptr);
+      trace->end_step();
+    }
+  };
 
   for (int epoch = start_epoch; epoch < options_.epochs && !stop; ++epoch) {
     const auto t_epoch = Clock::now();
@@ -158,7 +188,12 @@ TrainSummary Trainer::run() {
     for (size_t bi = start_batch; bi < steps_per_epoch; ++bi) {
       const auto t_step = Clock::now();
       const NetworkStats before = exchange_.stats();
-      const StepResult r = step(order.data() + bi * global_batch, global_batch);
+      const bool traced = options_.trace && options_.trace->wants(global_step_ + 1);
+      StepResult r;
+      {
+        TraceScope scope(engine_.executor(), traced ? options_.trace : nullptr, global_step_ + 1);
+        r = step(order.data() + bi * global_batch, global_batch);
+      }
       if (!std::isfinite(r.loss)) throw RuntimeError(diverged(r));
       summary.losses.push_back(r.loss);
       dice_sum += r.dice;
@@ -167,6 +202,7 @@ TrainSummary Trainer::run() {
       rec.seconds = seconds_since(t_step);
       const double elapsed = seconds_since(t_epoch);
       rec.seconds_remaining = elapsed / static_cast<double>(batches) * static_cast<double>(steps_per_epoch - bi - 1);
+      rec.epoch_seconds = elapsed;
       rec.global_step = global_step_;
       rec.epoch = epoch;
       rec.epochs = options_.epochs;
@@ -185,6 +221,7 @@ TrainSummary Trainer::run() {
         rec.network.bytes_received = after.bytes_received - before.bytes_received;
       }
       report([&](TrainingSink& s) { s.step(rec); });
+      if (traced && global_step_ == options_.trace->steps().last) write_trace();
       if (!options_.checkpoint_dir.empty() && seconds_since(last_save) >= options_.save_secs) {
         exchange_.sync_state(global_step_, true);
         save_checkpoint(options_.checkpoint_dir, p, engine_.arena(), global_step_, options_.keep_checkpoints);
@@ -213,6 +250,7 @@ TrainSummary Trainer::run() {
     rec.train_dice = batches ? dice_sum / static_cast<double>(batches) : 0.0;
     report([&](TrainingSink& s) { s.epoch(rec); });
   }
+  if (options_.trace && !options_.trace->written()) write_trace();  // the run ended inside or before the window
   exchange_.sync_state(global_step_, !options_.checkpoint_dir.empty());
   if (!options_.checkpoint_dir.empty()) {
     const std::string path =
@@ -232,7 +270,8 @@ TrainSummary Trainer::run() {
   return summary;
 }
 
-double evaluate(Engine& engine, Dataset& data, const std::string& predictions_path) {
+double evaluate(Engine& engine, Dataset& data, const std::string& predictions_path,
+                const EvaluatedImage& each_image) {
   const plan::Plan& p = engine.plan();
   const size_t b = p.batch;
   std::vector<size_t> idx(b);
@@ -276,6 +315,9 @@ double evaluate(Engine& engine, Dataset& data, const std::string& predictions_pa
     }
     if (out)
       for (size_t i = 0; i < n; ++i) out->append_rows_f32(prob.data + i * prob.image_stride, 1);
+    if (each_image)
+      for (size_t i = 0; i < n; ++i)
+        each_image(first + i, prob.data + i * prob.image_stride, target.data + i * target.image_stride);
   }
   if (out) out->commit();
   return sums.dice(p.dice_smooth);

@@ -3,12 +3,14 @@
 #pragma once
 #include <csignal>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "runtime/batch_prefetcher.h"
 #include "runtime/dataset.h"
 #include "runtime/engine.h"
+#include "runtime/trace_writer.h"
 #include "runtime/train_step.h"
 #include "runtime/training_log.h"
 #include "runtime/training_sink.h"
@@ -32,6 +34,9 @@ struct TrainOptions {
   bool test_at_end = true;
   int inter_threads = 2;  // > 0: the next micro-batch loads while this one computes
   bool profile = false;   // a line a step: its time, the part blocked on the network, bytes moved
+  // --trace: the op timeline of the recorder's steps, written once the last of them is done
+  // (or at the run's end, if it ends first); nullptr: nothing traced.
+  TraceRecorder* trace = nullptr;
   // Non-zero (a signal's number, set by a handler): stop after the current step, write the
   // final checkpoint, skip the test.
   const volatile std::sig_atomic_t* stop = nullptr;
@@ -72,6 +77,7 @@ class Trainer {
  private:
   std::vector<size_t> epoch_order(int epoch) const;
   std::string diverged(const StepResult& r) const;
+  void write_trace();
 
   bool distributed() const { return role_.exchange != nullptr; }
 
@@ -92,8 +98,14 @@ class Trainer {
   uint64_t global_step_ = 0;
 };
 
+// Each image's predicted probabilities and its target (in_h * in_w floats each, row-major),
+// in the split's order, as evaluate() computes them.
+using EvaluatedImage = std::function<void(size_t image, const float* prediction, const float* target)>;
+
 // Forward passes over a split (no dropout): the soft Dice over all of it and, when out_path
-// is set, the predicted probabilities written there as [N, H, W, 1] float32.
-double evaluate(Engine& engine, Dataset& data, const std::string& predictions_path = "");
+// is set, the predicted probabilities written there as [N, H, W, 1] float32. `each_image`,
+// when set, sees every image's prediction and target (the per-slice Dice of --infer).
+double evaluate(Engine& engine, Dataset& data, const std::string& predictions_path = "",
+                const EvaluatedImage& each_image = {});
 
 }  // namespace unet::runtime

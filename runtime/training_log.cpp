@@ -4,6 +4,9 @@
 #include <cstring>
 #include <filesystem>
 
+#include <sys/ioctl.h>
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include "runtime/runtime_error.h"
@@ -20,37 +23,81 @@ TrainingLog::TrainingLog(const std::string& path, bool echo) : echo_(echo) {
 }
 
 TrainingLog::~TrainingLog() {
+  bar_.end();  // an error message after us starts on a line of its own
   if (file_) std::fclose(file_);
+}
+
+void TrainingLog::to_file(const std::string& text) {
+  if (!file_) return;
+  std::fputs(text.c_str(), file_);
+  std::fputc('\n', file_);
+  std::fflush(file_);
 }
 
 void TrainingLog::line(const std::string& text) {
   if (echo_) {
+    bar_.end();
     std::fputs(text.c_str(), stdout);
     std::fputc('\n', stdout);
     std::fflush(stdout);
   }
-  if (file_) {
-    std::fputs(text.c_str(), file_);
-    std::fputc('\n', file_);
-    std::fflush(file_);
+  to_file(text);
+}
+
+std::string progress_text(const StepRecord& r, double images_per_s, size_t columns) {
+  const data::ProgressState state{static_cast<int64_t>(r.batch + 1), static_cast<int64_t>(r.batches), r.epoch_seconds,
+                                  r.seconds_remaining};
+  std::string text = data::progress_line(fmt::format("Epoch {}/{}", r.epoch + 1, r.epochs), state,
+                                         fmt::format("{:.1f} images/s, Loss: {:.3f}, Dice: {:.3f}", images_per_s,
+                                                     r.loss, r.dice));
+  if (columns > 0 && text.size() > columns - 1) text.resize(columns - 1);
+  return text;
+}
+
+namespace {
+
+size_t terminal_columns() {
+  winsize w{};
+  return ioctl(STDOUT_FILENO, TIOCGWINSZ, &w) == 0 ? w.ws_col : 0;
+}
+
+}  // namespace
+
+void TrainingLog::draw_progress(const StepRecord& r) {
+  if (r.epoch != bar_epoch_ || !bar_.open()) {  // a new epoch's line (or the line after another line)
+    if (r.epoch != bar_epoch_) bar_images_ = 0;
+    bar_.end();
+    bar_epoch_ = r.epoch;
+    drawn_ = 0;
   }
+  bar_images_ += static_cast<double>(r.images);
+  std::string text = progress_text(r, r.epoch_seconds > 0 ? bar_images_ / r.epoch_seconds : r.images_per_s,
+                                   terminal_columns());
+  const size_t length = text.size();
+  if (length < drawn_) text.append(drawn_ - length, ' ');  // over a longer last text
+  bar_.draw(text);
+  drawn_ = length;
 }
 
 // The seed's lines, character for character: scripts and users parse them.
 void TrainingLog::note(const std::string& text) { line(text); }
 
 void TrainingLog::step(const StepRecord& r) {
-  line(fmt::format("Epoch {}/{}, ETE: {:.0f} s, Batch: {}/{}, Loss: {:.3f}, Dice: {:.3f}, Global Step: {}, "
-                   "Learn rate: {:.6f}",
-                   r.epoch + 1, r.epochs, r.seconds_remaining, r.batch + 1, r.batches, r.loss, r.dice, r.global_step,
-                   r.lr));
-  if (!r.profiled) return;
-  const double blocked = r.network.blocked_seconds;
-  line(fmt::format("Step {}: {:.3f} s, compute {:.3f} s, blocked on the network {:.3f} s, sent {:.2f} MB, "
-                   "received {:.2f} MB",
-                   r.global_step, r.seconds, r.seconds - blocked, blocked,
-                   static_cast<double>(r.network.bytes_sent) / 1e6,
-                   static_cast<double>(r.network.bytes_received) / 1e6));
+  // Live: the seed's lines go to the log file, stdout gets the bar.
+  auto out = [&](const std::string& text) { live_ ? to_file(text) : line(text); };
+  out(fmt::format("Epoch {}/{}, ETE: {:.0f} s, Batch: {}/{}, Loss: {:.3f}, Dice: {:.3f}, Global Step: {}, "
+                  "Learn rate: {:.6f}",
+                  r.epoch + 1, r.epochs, r.seconds_remaining, r.batch + 1, r.batches, r.loss, r.dice, r.global_step,
+                  r.lr));
+  if (r.profiled) {
+    const double blocked = r.network.blocked_seconds;
+    out(fmt::format("Step {}: {:.3f} s, compute {:.3f} s, blocked on the network {:.3f} s, sent {:.2f} MB, "
+                    "received {:.2f} MB",
+                    r.global_step, r.seconds, r.seconds - blocked, blocked,
+                    static_cast<double>(r.network.bytes_sent) / 1e6,
+                    static_cast<double>(r.network.bytes_received) / 1e6));
+  }
+  if (live_) draw_progress(r);
 }
 
 void TrainingLog::stopping(uint64_t global_step, int signal) {

@@ -18,6 +18,7 @@ struct StepRecord {
   size_t batch = 0, batches = 0;  // 0-based batch of the epoch's `batches`
   double loss = 0, dice = 0, lr = 0;
   double seconds_remaining = 0;  // the epoch's estimated time to its end
+  double epoch_seconds = 0;      // since the epoch (its part this run did) began
   size_t images = 0;             // the global batch
   double seconds = 0;            // this step, wall clock
   double images_per_s = 0;       // images / seconds

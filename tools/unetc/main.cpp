@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "base/limits.h"
 #include "graph/graph_ir.h"
 #include "graph/lower.h"
 #include "kernels/isa_tier.h"
@@ -61,7 +62,7 @@ int main(int argc, char** argv) {
   app.add_option("source", source, "model.def to compile, or plan.bin with --dump")->required();
   app.add_option("-o,--output", output, "where to write the plan");
   app.add_option("--batch", batch, "micro-batch size every op list is planned for")
-      ->check(CLI::Range(1u, 1u << 16));
+      ->check(CLI::Range(1u, unet::limits::kMaxCompileBatch));
   app.add_option("--target", target, "ISA tier of the kernels (native: the best this host has)")
       ->check(CLI::IsMember({"scalar", "avx512f", "avx512", "avx512_bf16", "native"}));
   app.add_flag("--infer", infer, "forward-only plan (dropout becomes identity)");

@@ -10,9 +10,10 @@
 #include <sstream>
 #include <string>
 
+#include "base/limits.h"
 #include "tools/finite_flag.h"
 #include "data/brats_convert.h"
-#include "data/brats_progress.h"
+#include "data/progress_bar.h"
 #include "data/data_error.h"
 
 int main(int argc, char** argv) {
@@ -24,9 +25,10 @@ int main(int argc, char** argv) {
   int resize = 0;
   app.add_option("root", root, "BraTS folder (subject folders at any depth)")->required()->check(CLI::ExistingDirectory);
   app.add_option("-o,--output", out_dir, "Folder for imgs_/msks_{train,test}.npy and manifest.json")->required();
-  auto* size_opt = app.add_option("--size", opts.slices.size, "Centre-crop slices to size x size")->check(CLI::Range(1, 4096));
+  auto* size_opt = app.add_option("--size", opts.slices.size, "Centre-crop slices to size x size")
+                       ->check(CLI::Range(1, unet::limits::kMaxSliceSize));
   app.add_option("--resize", resize, "Area-resample whole slices to N x N instead of cropping")
-      ->check(CLI::Range(1, 4096))
+      ->check(CLI::Range(1, unet::limits::kMaxSliceSize))
       ->excludes(size_opt);
   app.add_option("--rotate", opts.slices.rotate, "Quarter turns counter-clockwise (numpy.rot90)")->check(CLI::Range(0, 3));
   app.add_option("--norm", norm, "brain: z-score each subject's brain voxels; stack: z-score the whole output")
@@ -36,7 +38,7 @@ int main(int argc, char** argv) {
   auto* split_opt = app.add_option("--train_test_split", opts.train_fraction, "Fraction of subjects that train")
                         ->check(unet::tools::finite_number() & CLI::Range(0.0, 1.0));
   app.add_option("--seed", opts.seed, "Seed of the subject split");
-  app.add_option("--jobs", opts.jobs, "Subjects converted at once")->check(CLI::Range(1, 1024));
+  app.add_option("--jobs", opts.jobs, "Subjects converted at once")->check(CLI::Range(1, unet::limits::kMaxJobs));
   app.add_option("--subjects", subjects, "Only these subject ids, comma-separated; they all go to the test files unless --train_test_split is given");
   app.add_flag("--skip_empty", opts.slices.skip_empty, "Drop slices without brain");
   app.add_option("--min_tumour_pixels", opts.slices.min_tumour_pixels, "Drop slices with fewer tumour pixels")

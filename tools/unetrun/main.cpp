@@ -18,11 +18,13 @@
 #include "runtime/cluster_file.h"
 #include "runtime/dataset.h"
 #include "runtime/engine.h"
+#include "runtime/inference.h"
 #include "runtime/parameter_server.h"
 #include "runtime/param_init.h"
 #include "runtime/remote_exchange.h"
 #include "runtime/runtime_error.h"
 #include "runtime/tensorboard_sink.h"
+#include "runtime/trace_writer.h"
 #include "runtime/trainer.h"
 
 using namespace unet::runtime;
@@ -46,6 +48,14 @@ void stop_cleanly_on_signals(TrainOptions& train) {
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGTERM, on_stop_signal);
   train.stop = &g_stop;
+}
+// --trace: a recorder of the engine's ops over the --trace_steps window (standalone, the chief).
+TraceRecorder* trace_of(std::optional<TraceRecorder>& slot, const std::string& path, const std::string& steps,
+                        Engine& engine) {
+  if (path.empty()) return nullptr;
+  std::optional<StepRange> window;
+  if (!steps.empty()) window = parse_step_range(steps);
+  return &slot.emplace(path, engine.threads().size(), window, engine.plan());
 }
 }  // namespace
 
@@ -114,9 +124,36 @@ int main(int argc, char** argv) {
   app.add_option("--histogram_steps", tensorboard.histogram_steps,
                  "steps between histograms of every weight and gradient (0: none)")
       ->capture_default_str();
+  // The op timeline: standalone runs and the chief write it; --infer, the parameter servers and
+  // the other workers take the flags and write nothing.
+  std::string trace_path, trace_steps;
+  auto* trace_flag = app.add_option("--trace", trace_path, "write the traced steps' ops, per thread, as a Chrome "
+                                                           "trace (FILE.json: chrome://tracing, Perfetto)");
+  app.add_option("--trace_steps", trace_steps, "global steps A:B (or N) to --trace (default: the run's 2nd and 3rd, "
+                                               "past the warm-up)")
+      ->needs(trace_flag)
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            try {
+              parse_step_range(text, "");
+            } catch (const RuntimeError& e) {
+              return e.what();
+            }
+            return {};
+          },
+          "A:B"));
   app.add_flag("--infer", infer, "inference on the test set: write msks_test_predictions.npy and the Dice");
   app.add_option("--checkpoint", checkpoint, "weights for --infer (.npz)");
   app.add_option("--out", out_dir, "folder for msks_test_predictions.npy (--infer)")->capture_default_str();
+  InferOptions view;  // --infer's pictures for people (runtime/inference.h)
+  CLI::Option* infer_flag = app.get_option("--infer");
+  app.add_option("--png_dir", view.png_dir, "--infer: overlay PNGs of the best, median and worst test slices")
+      ->needs(infer_flag);
+  app.add_option("--report", view.report_path, "--infer: a self-contained HTML page: Dice per subject and slice, "
+                                               "the training curves of --log, the overlays")
+      ->needs(infer_flag);
+  app.add_option("--subject", view.subject, "--infer: also overlay every slice of this test subject (manifest.json)")
+      ->needs(infer_flag);
   app.add_option("--cluster", cluster_file, "cluster file (docs/cluster.md): hosts, token, paths; the role from "
                                             "--ps/--worker, else the launcher's rank (SLURM_PROCID, OMPI_COMM_WORLD_RANK, "
                                             "PMI_RANK)");
@@ -189,12 +226,14 @@ int main(int argc, char** argv) {
       Engine& engine = *engine_slot;
       if (checkpoint.empty()) throw RuntimeError("--infer needs --checkpoint FILE.npz");
       load_checkpoint(checkpoint, plan, engine.arena(), CheckpointUse::init_weights);
-      Dataset test(train.data_dir, "test", train.selection, plan);
-      std::filesystem::create_directories(out_dir);
-      const std::string pred = (std::filesystem::path(out_dir) / "msks_test_predictions.npy").string();
-      const double dice = evaluate(engine, test, pred);
-      fmt::print("Wrote {} ({} images)\n", pred, test.size());
-      fmt::print("Test Dice Coef = {:.3f}\n", dice);
+      view.data_dir = train.data_dir;
+      view.selection = train.selection;
+      view.out_dir = out_dir;
+      view.log_path = log_path;
+      view.plan_path = plan_path;
+      view.checkpoint_path = checkpoint;
+      const InferResult r = run_inference(engine, view, [](const std::string& line) { fmt::print("{}\n", line); });
+      fmt::print("Test Dice Coef = {:.3f}\n", r.dice);
       return 0;
     }
 
@@ -210,6 +249,9 @@ int main(int argc, char** argv) {
       Engine& engine = *engine_slot;
       stop_cleanly_on_signals(train);
       TrainingLog log(log_path);
+      log.set_live(isatty(STDOUT_FILENO) != 0);  // a terminal: one live line an epoch
+      std::optional<TraceRecorder> trace;
+      train.trace = trace_of(trace, trace_path, trace_steps, engine);
       std::optional<TensorBoardSink> events;
       Trainer trainer(engine, train, log);
       if (!no_tensorboard) {
@@ -268,9 +310,12 @@ int main(int argc, char** argv) {
     }
     Engine& engine = *engine_slot;
     TrainingLog log(log_path);
+    log.set_live(isatty(STDOUT_FILENO) != 0);
     if (!rank_note.empty()) log.line("unetrun: " + rank_note);
     RemoteExchange exchange(engine, cluster, config, task_index, [&](const std::string& line) { log.line(line); });
     WorkerRole role{&exchange, cluster.workers(), task_index, exchange.start_step()};
+    std::optional<TraceRecorder> trace;
+    if (chief) train.trace = trace_of(trace, trace_path, trace_steps, engine);
     std::optional<TensorBoardSink> events;
     Trainer trainer(engine, train, log, role);
     if (chief && !no_tensorboard) {  // one event file for the run: the chief's

@@ -5,8 +5,9 @@
 #include <cstdio>
 #include <string>
 
+#include "base/limits.h"
 #include "tools/finite_flag.h"
-#include "data/brats_progress.h"
+#include "data/progress_bar.h"
 #include "data/data_error.h"
 #include "data/synth_subject.h"
 
@@ -17,7 +18,7 @@ int main(int argc, char** argv) {
   int subjects = 40, jobs = 2;
   unet::data::SynthOptions opts;
   app.add_option("-o,--output", out_dir, "Folder to write the subject folders into")->required();
-  app.add_option("--subjects", subjects, "How many subjects")->check(CLI::Range(1, 100000));
+  app.add_option("--subjects", subjects, "How many subjects")->check(CLI::Range(1, unet::limits::kMaxSynthSubjects));
   app.add_option("--seed", opts.seed, "Seed: the same seed writes the same bytes");
   app.add_option("--shape", shape, "Volume size NXxNYxNZ (axial slices along NZ)");
   app.add_option("--template", template_path, "A skull-stripped T1 brain NIfTI to use instead of the phantom")
@@ -26,7 +27,7 @@ int main(int argc, char** argv) {
   app.add_option("--noise", opts.noise, "Noise sigma as a fraction of white matter")->check(unet::tools::finite_number() & CLI::Range(0.0, 1.0));
   app.add_option("--bias", opts.bias, "Bias-field amplitude")->check(unet::tools::finite_number() & CLI::Range(0.0, 0.9));
   app.add_option("--gzip_level", opts.gzip_level, "zlib level of the .nii.gz files")->check(CLI::Range(0, 9));
-  app.add_option("--jobs", jobs, "Subjects rendered at once")->check(CLI::Range(1, 1024));
+  app.add_option("--jobs", jobs, "Subjects rendered at once")->check(CLI::Range(1, unet::limits::kMaxJobs));
   app.failure_message([](const CLI::App*, const CLI::Error& e) { return "unetsynth: " + std::string(e.what()) + "\n"; });
   CLI11_PARSE(app, argc, argv);
   try {
