@@ -53,6 +53,10 @@ ManifestSplit split(const JsonValue& root, const char* name, const std::string& 
     ManifestSubject m;
     m.id = member(e, "id", Kind::string, where, path).string();
     if (m.id.empty()) throw DataError(fmt::format("{}: {}.id is empty", path, where));
+    // Ids go into file names, error lines and the report: a control character (a newline)
+    // would split a one-line error, and no BraTS folder name has one.
+    if (std::any_of(m.id.begin(), m.id.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+      throw DataError(fmt::format("{}: {}.id holds a control character", path, where));
     m.first_row = whole(member(e, "first_row", Kind::number, where, path), 1e15, where + ".first_row", path);
     if (m.first_row != next_row)
       throw DataError(fmt::format("{}: {}.first_row is {}, the rows before it end at {}", path, where, m.first_row,

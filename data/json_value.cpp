@@ -1,5 +1,6 @@
 #include "data/json_value.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 
@@ -41,8 +42,17 @@ class JsonParser {
  private:
   static constexpr int kMaxDepth = 64;
 
+  // Line and column (1-based, the column in bytes) for a person editing the file; the text
+  // is only scanned again on the way to an error.
   [[noreturn]] void fail(const std::string& what) const {
-    throw DataError(fmt::format("{}: byte {}: {}", source_, pos_, what));
+    const size_t at = std::min(pos_, s_.size());
+    size_t line = 1, line_start = 0;
+    for (size_t k = 0; k < at; ++k)
+      if (s_[k] == '\n') {
+        ++line;
+        line_start = k + 1;
+      }
+    throw DataError(fmt::format("{}: line {}, column {}: {}", source_, line, at - line_start + 1, what));
   }
   void skip_space() {
     while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r')) ++pos_;
@@ -54,7 +64,7 @@ class JsonParser {
   }
 
   JsonValue value(int depth) {
-    if (depth > kMaxDepth) fail(fmt::format("nested deeper than {} levels", kMaxDepth));
+    if (depth >= kMaxDepth) fail(fmt::format("nested deeper than {} levels", kMaxDepth));
     skip_space();
     if (pos_ >= s_.size()) fail("the text ends where a value should be");
     JsonValue v;

@@ -1,5 +1,5 @@
 // A small JSON reader (RFC 8259) for the files we write ourselves and read back untrusted:
-// unetconvert's manifest.json. A document tree; errors name the source and the byte offset.
+// unetconvert's manifest.json. A document tree; errors name the source, line and column.
 #pragma once
 #include <cstddef>
 #include <map>
@@ -37,7 +37,8 @@ class JsonValue {
 const char* json_kind_name(JsonValue::Kind kind);
 
 // Parses one JSON document (surrounding whitespace allowed, nothing else after it). Nesting
-// deeper than 64 levels is refused. Throws DataError "<source>: byte N: <what>".
+// deeper than 64 levels is refused. Throws DataError "<source>: line L, column C: <what>"
+// (C counts bytes from 1).
 JsonValue parse_json(std::string_view text, const std::string& source);
 
 }  // namespace unet::data

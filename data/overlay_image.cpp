@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -17,6 +19,25 @@ uint8_t grey_level(float v, float lo, float hi) {
   return static_cast<uint8_t>(std::clamp(std::lround(x), 0L, 255L));
 }
 
+std::pair<float, float> grey_window(const float* image, size_t pixels) {
+  std::vector<float> v;
+  v.reserve(pixels);
+  for (size_t k = 0; k < pixels; ++k)
+    if (std::isfinite(image[k])) v.push_back(image[k]);
+  if (v.empty()) return {0.f, 0.f};
+  // A few outliers (a bright vessel, dark speckle) would otherwise squeeze the brain into a
+  // handful of grey levels: the window drops the extreme 1 % at each end, as viewers do.
+  const size_t low = (v.size() - 1) / 100, high = v.size() - 1 - low;
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(low), v.end());
+  const float lo = v[low];
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(high), v.end());
+  const float hi = v[high];
+  if (hi > lo) return {lo, hi};
+  // A nearly flat slice: its whole range, so what does vary still shows.
+  const auto [mn, mx] = std::minmax_element(v.begin(), v.end());
+  return {*mn, *mx};
+}
+
 std::string dice_label(double dice) {
   return std::isnan(dice) ? "Dice: n/a" : fmt::format("Dice: {:.3f}", dice);
 }
@@ -27,12 +48,7 @@ RgbImage render_overlay(const float* image, const float* truth, const float* pre
   if (style.scale < 1 || style.scale > 64) throw DataError(fmt::format("overlay scale {}: must be 1 to 64", style.scale));
   const uint32_t s = static_cast<uint32_t>(style.scale);
   const size_t pixels = static_cast<size_t>(width) * height;
-  float lo = std::numeric_limits<float>::infinity(), hi = -lo;
-  for (size_t k = 0; k < pixels; ++k)
-    if (std::isfinite(image[k])) {
-      lo = std::min(lo, image[k]);
-      hi = std::max(hi, image[k]);
-    }
+  const auto [lo, hi] = grey_window(image, pixels);
 
   RgbImage out;
   out.width = width * s;
@@ -64,7 +80,9 @@ RgbImage render_overlay(const float* image, const float* truth, const float* pre
 
   if (style.label) {
     const std::string text = dice_label(dice);
-    const int ts = std::max(1, static_cast<int>(out.width) / 200);  // legible at any size
+    // 14 pixels tall on a 256-pixel overlay, the size the report shows them at: legible
+    // there without covering more than the corner.
+    const int ts = std::max(1, static_cast<int>(out.width) / 128);
     const int pad = ts, w = static_cast<int>(out.width), h = static_cast<int>(out.height);
     const int box_w = text_width(text, ts) + 2 * pad, box_h = text_height(ts) + 2 * pad;
     for (int y = 0; y < std::min(box_h, h); ++y)

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace unet::data {
@@ -28,11 +29,16 @@ struct RgbImage {
 // The grey level of `v` when [lo, hi] maps onto 0..255 (clamped; 0 when hi <= lo).
 uint8_t grey_level(float v, float lo, float hi);
 
+// The window render_overlay maps onto 0..255: of the n finite values sorted, the ones at
+// index (n-1)/100 and n-1-(n-1)/100 (the 1st and 99th percentiles); the finite minimum and
+// maximum if those are equal; {0, 0} if there are none.
+std::pair<float, float> grey_window(const float* image, size_t pixels);
+
 // Overlay of `image`, `truth` and `prediction` (each width * height floats, row-major) as
-// width*scale x height*scale RGB. The grey maps the image's own finite minimum..maximum onto
-// 0..255. A pixel (at output resolution) is outline where the truth covers it and one of its
+// width*scale x height*scale RGB. The grey maps the image's grey_window() onto 0..255. A pixel (at output resolution) is outline where the truth covers it and one of its
 // four neighbours is not tumour or off the image; else fill-blended where the prediction
-// is tumour; else grey. The label text is "Dice: " and `dice` to 3 decimals ("n/a" if NaN).
+// is tumour; else grey. The label text is "Dice: " and `dice` to 3 decimals ("n/a" if NaN),
+// drawn at (s, s) on a black box from the corner, s = max(1, output width / 128).
 // Throws DataError for a zero size or a scale outside 1..64.
 RgbImage render_overlay(const float* image, const float* truth, const float* prediction, uint32_t width,
                         uint32_t height, double dice, const OverlayStyle& style = {});

@@ -114,7 +114,8 @@ std::vector<SlicePick> pick_slices(const std::vector<double>& dice, const std::v
       {"best", best}, {"median", rows[(rows.size() - 1) / 2]}, {"worst", rows.front()}};
   std::vector<SlicePick> picks;
   for (const auto& [role, row] : chosen) {
-    auto same = std::find_if(picks.begin(), picks.end(), [&](const SlicePick& p) { return p.row == row; });
+    const size_t r = row;  // clang 14 cannot capture a structured binding
+    auto same = std::find_if(picks.begin(), picks.end(), [r](const SlicePick& p) { return p.row == r; });
     if (same != picks.end()) same->roles.emplace_back(role);
     else picks.push_back({{role}, row});
   }

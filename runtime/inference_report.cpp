@@ -12,7 +12,8 @@ namespace unet::runtime {
 namespace {
 
 constexpr double kChartW = 560, kChartH = 250;
-constexpr double kLeft = 58, kRight = 16, kTop = 30, kBottom = 42;
+// kLeft leaves room for a tick label such as 0.00049 beside the rotated axis title.
+constexpr double kLeft = 72, kRight = 16, kTop = 30, kBottom = 42;
 constexpr size_t kMaxPolylinePoints = 2000;
 
 // Tick values covering [lo, hi]: about `count` of them at 1, 2 or 5 times a power of ten.
