@@ -115,6 +115,7 @@ class PlainSource : public ByteSource {
   explicit PlainSource(std::vector<uint8_t> bytes) : bytes_(std::move(bytes)) {}
   size_t read(uint8_t* dst, size_t n) override {
     const size_t take = std::min(n, bytes_.size() - pos_);
+    if (take == 0) return 0;  // an empty file: memcpy may not be handed its null data()
     std::memcpy(dst, bytes_.data() + pos_, take);
     pos_ += take;
     return take;

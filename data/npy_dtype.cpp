@@ -173,6 +173,7 @@ uint16_t f32_to_f16(float f) {
 }
 
 void convert_to_f32(NpyDtype dtype, bool big_endian, const void* src, size_t n, float* out) {
+  if (n == 0) return;  // zero rows: src and out may be null, which memcpy may not be handed
   const auto* p = static_cast<const uint8_t*>(src);
   switch (dtype) {
     case NpyDtype::f16:

@@ -59,6 +59,12 @@ class DictParser {
     std::string text;
     while (!at_end() && peek() != quote) {
       if (peek() == '\\') fail("escape sequences are not supported in header strings");
+      // numpy writes ASCII keys and dtypes; a control character (a newline would split the
+      // one-line error that quotes the string) is corruption. The header itself ends in a
+      // newline, so one inside a string means its closing quote is missing.
+      if (peek() == '\n') fail("unterminated string");
+      if (static_cast<unsigned char>(peek()) < 0x20 || peek() == 0x7f)
+        fail("control character " + describe_here() + " in a header string");
       text.push_back(peek());
       ++pos_;
     }

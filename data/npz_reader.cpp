@@ -103,6 +103,12 @@ NpzReader NpzReader::open(const std::string& path) {
       fail("name, extra field or comment runs past the end of the directory");
     if (flags & zip::kFlagEncrypted) fail("encrypted members are not supported");
     m.name.assign(reinterpret_cast<const char*>(h + zip::kCentralHeaderSize), name_length);
+    // Member names reach one-line errors and checkpoint keys: a control character (a newline
+    // would split the error) is a corrupt or hostile directory, never numpy's.
+    for (size_t i = 0; i < m.name.size(); ++i)
+      if (static_cast<unsigned char>(m.name[i]) < 0x20 || m.name[i] == 0x7f)
+        fail(fmt::format("member name has control character 0x{:02x} at its byte {}",
+                         static_cast<unsigned>(static_cast<unsigned char>(m.name[i])), i));
     // ZIP64: the fields marked 0xffffffff follow in the extra field, in a fixed order.
     const uint8_t* extra = h + zip::kCentralHeaderSize + name_length;
     for (size_t e = 0; e + 4 <= extra_length;) {

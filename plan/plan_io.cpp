@@ -162,6 +162,12 @@ class ByteReader {
                               limits::kMaxPlanStringBytes));
     if (len > remaining()) truncated(field);
     std::string s(reinterpret_cast<const char*>(body_.data() + pos_), len);
+    // Names and kernel ids reach one-line errors and --dump: a control character (a newline
+    // would split the error) is corruption, never something unetc writes.
+    for (size_t i = 0; i < s.size(); ++i)
+      if (static_cast<unsigned char>(s[i]) < 0x20 || s[i] == 0x7f)
+        fail_at(pos_ + i, fmt::format("{} has control character 0x{:02x}", field,
+                                      static_cast<unsigned>(static_cast<unsigned char>(s[i]))));
     pos_ += len;
     return s;
   }

@@ -55,6 +55,12 @@ TEST_F(NiftiErrorTest, TruncatedHeader) {
   EXPECT_NE(e.find("header"), std::string::npos) << e;
 }
 
+// Found by tests/fuzz (fuzz_nifti): an empty file handed memcpy a null pointer (UBSan).
+TEST_F(NiftiErrorTest, EmptyFileIsTruncatedHeader) {
+  const std::string e = error_of("empty.nii", {});
+  EXPECT_NE(e.find("truncated"), std::string::npos) << e;
+}
+
 TEST_F(NiftiErrorTest, TruncatedVoxels) {
   const std::string e = error_of("cut.nii", std::vector<uint8_t>(good_.begin(), good_.end() - 7));
   EXPECT_NE(e.find("truncated"), std::string::npos) << e;

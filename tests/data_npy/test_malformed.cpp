@@ -76,6 +76,24 @@ TEST_F(NpyMalformed, HeaderDictDefects) {
   EXPECT_CONTAINS(open_error(make_npy("{'descr': '<f4", data_)), "unterminated string");
 }
 
+// Found by tests/fuzz (fuzz_npy): a newline inside a quoted key split the error that quotes it.
+TEST_F(NpyMalformed, ControlCharacterInAHeaderStringIsNamed) {
+  EXPECT_CONTAINS(open_error(make_npy("{'descr': '<f4', 'fortran\n_order': False, 'shape': (2, 3), }", data_)),
+                  "npy header byte 35: unterminated string");
+  EXPECT_CONTAINS(open_error(make_npy("{'descr': '<f\t4', 'fortran_order': False, 'shape': (2, 3), }", data_)),
+                  "npy header byte 23: control character byte 0x09 in a header string");
+}
+
+// Found by tests/fuzz (fuzz_npy): reading zero rows of an empty array handed memcpy a null
+// pointer (UBSan); it must be a no-op.
+TEST_F(NpyMalformed, ZeroRowsOfAnEmptyArrayReadNothing) {
+  const std::string path = file("empty.npy");
+  write_file(path, make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 3), }", ""));
+  const NpyReader r = NpyReader::open(path);
+  EXPECT_EQ(r.count(), 0u);
+  EXPECT_NO_THROW(r.read_rows_f32(0, 0, nullptr));
+}
+
 TEST_F(NpyMalformed, UnknownDescr) {
   EXPECT_CONTAINS(open_error(make_npy("{'descr': '<c8', 'fortran_order': False, 'shape': (3,), }", data_)),
                   "unsupported descr '<c8'");
@@ -174,6 +192,16 @@ TEST_F(NpzMalformed, CorruptCentralDirectory) {
   bad = bytes;
   bad[central + 42] = '\x70';  // local header offset past the end
   EXPECT_CONTAINS(error_with(bad, "x"), "bad.npz: member 'x': local header at byte");
+}
+
+// Found by tests/fuzz (fuzz_npz): a member name holding a newline split the one-line error
+// that names the member.
+TEST_F(NpzMalformed, ControlCharacterInAMemberNameIsRefused) {
+  std::string bytes = good_archive();
+  const size_t central = bytes.find(std::string("PK\x01\x02", 4));
+  bytes[central + 46] = '\n';  // the first byte of the member's name in the central directory
+  EXPECT_CONTAINS(error_with(bytes), "bad.npz: central directory entry 0 at byte " + std::to_string(central) +
+                                         ": member name has control character 0x0a at its byte 0");
 }
 
 TEST_F(NpzMalformed, MissingMemberCrcAndBadMemberHeader) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "base/limits.h"
 #include "graph/graph_ir.h"
 #include "graph/lower.h"
 #include "plan/plan_io.h"
@@ -25,8 +26,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   UNET_FUZZ_CHECK(g.input >= 0 && g.target >= 0 && g.loss >= 0, "parsed graph lacks input, target or loss");
   for (const graph::Node& n : g.nodes)
-    UNET_FUZZ_CHECK(n.c >= 1 && n.h >= 1 && n.w >= 1 && n.c <= graph::kMaxNodeExtent &&
-                        n.h <= graph::kMaxNodeExtent && n.w <= graph::kMaxNodeExtent,
+    UNET_FUZZ_CHECK(n.c >= 1 && n.h >= 1 && n.w >= 1 && n.c <= limits::kMaxNodeExtent &&
+                        n.h <= limits::kMaxNodeExtent && n.w <= limits::kMaxNodeExtent,
                     n.name);
   // Lowering is linear in the graph; a tiny batch keeps huge-but-legal shapes arithmetic only
   // (the plan sizes an arena, nothing here allocates it).

@@ -70,11 +70,11 @@ model tiny
 seed 7
 input  images shape 8x8x2
 target masks  shape 8x8x1
-c1 = conv(images, filters=4, kernel=3, activation=relu, init=he_uniform)
+c1 = conv(images, filters=16, kernel=3, activation=relu, init=he_uniform)
 p1 = maxpool(c1, size=2)
 d1 = dropout(p1, rate=0.5)
 u1 = upsample(d1, factor=2)
-t1 = conv_transpose(c1, filters=4, kernel=2, stride=1, padding=same)
+t1 = conv_transpose(c1, filters=16, kernel=2, stride=1, padding=same)
 j1 = concat(u1, t1)
 out = conv(j1, filters=1, kernel=1, activation=sigmoid)
 loss = dice_loss(out, masks, smooth=1.0)

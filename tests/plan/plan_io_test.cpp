@@ -306,5 +306,18 @@ TEST(PlanIo, FingerprintChangesWithEveryOpAttribute) {
   EXPECT_NE(plan_fingerprint(other), reference);
 }
 
+// Found by tests/fuzz (fuzz_plan_body): a tensor name holding a newline split the one-line
+// error that quotes it; every string of a plan is refused with a control character in it.
+TEST(PlanIo, ControlCharacterInANameIsRefusedAtItsByte) {
+  Plan plan = make_tiny_plan();
+  const std::string name = plan.tensors[1].name;
+  plan.tensors[1].name = name.substr(0, 1) + "\n" + name.substr(1);
+  const std::vector<uint8_t> bytes = encode_plan(plan);
+  const std::string message = plan_error([&] { decode_plan(bytes, "plan.bin"); });
+  EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  EXPECT_NE(message.find("plan.bin: byte "), std::string::npos) << message;
+  EXPECT_NE(message.find("has control character 0x0a"), std::string::npos) << message;
+}
+
 }  // namespace
 }  // namespace unet::plan
