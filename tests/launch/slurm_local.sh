@@ -9,7 +9,8 @@
 # (a) a [slurm] file on the three nodes (srun -N3 --ntasks-per-node=1): PS on node 0, workers
 #     on 1 and 2, 4 steps, the chief's training.log and a checkpoint;
 # (b) [[ps]]/[[worker]] on one node, three ports (srun -N1 -n3): the ranks from SLURM_PROCID;
-# (c) a [slurm] file with three tasks on one node: every task stops, naming the node list.
+# (c) a [slurm] file with three tasks on one node: every task stops, naming the node list;
+# (d) scripts/slurm/train.sbatch submitted with sbatch --wait on the three nodes, as in (a).
 # No unetrun, slurmstepd or daemon of the test may be left behind. Needs slurmctld, slurmd
 # and srun (Debian: apt-get install slurm-wlm) and python3.
 set -euo pipefail
@@ -19,7 +20,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 source "$here/lib.sh"
 PATH=$PATH:/usr/sbin:/sbin  # Debian puts the daemons there, outside a user's PATH
-for tool in slurmctld slurmd srun sinfo; do
+for tool in slurmctld slurmd srun sbatch sinfo; do
   command -v "$tool" > /dev/null || fail "$tool not found (Debian: apt-get install slurm-wlm)"
 done
 
@@ -38,7 +39,7 @@ ours() {
     pid=${e#/proc/}
     pid=${pid%/environ}
     [[ $pid != "$$" ]] || continue
-    tr '\0' '\n' < "$e" 2> /dev/null | grep -qxF "SLURM_CONF=$conf" && echo "$pid"
+    tr '\0' '\n' 2> /dev/null < "$e" | grep -qxF "SLURM_CONF=$conf" && echo "$pid"
   done
   return 0
 }
@@ -179,6 +180,18 @@ fi
 [[ $(grep -c "SLURM_STEP_NODELIST=${nodes[0]}: 1 node, but .*slurm.toml:6 puts 1 parameter server on the first and leaves no worker" c.out) == 3 ]] ||
   { cat c.out; fail "(c) not every task named the node list"; }
 [[ -z $(leftover_unetrun) ]] || fail "(c) unetrun still running after srun: $(leftover_unetrun)"
+
+# (d) scripts/slurm/train.sbatch, as a user submits it: sbatch --wait returns the job's exit.
+rm -rf checkpoints training.log training.1.log
+if ! timeout -k 5 90 sbatch --wait -N3 --time=2 --output="$work/d.out" --chdir="$work" \
+    --export=ALL,UNETRUN="$unetrun" "$here/../../scripts/slurm/train.sbatch" slurm.toml "${flags[@]}" > d.submit 2>&1; then
+  cat d.submit "$work/d.out" 2> /dev/null || true
+  slurm_logs
+  fail "(d) sbatch scripts/slurm/train.sbatch failed"
+fi
+check_chief training.log "(d)"
+grep -q "^0: .*every worker is done at step 4" d.out || { cat d.out; fail "(d) the PS did not see both workers to step 4"; }
+[[ -z $(leftover_unetrun) ]] || fail "(d) unetrun still running after the job: $(leftover_unetrun)"
 
 stop_slurm
 [[ -z $(ours) ]] || fail "processes of the test's cluster left after its stop: $(ours)"
