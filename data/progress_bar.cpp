@@ -9,7 +9,9 @@
 namespace unet::data {
 
 std::string clock_text(double seconds) {
-  const long s = std::isfinite(seconds) ? std::lround(std::max(0.0, seconds)) : 0;
+  // Bounded before rounding: lround of a time past LONG_MAX (an ETA from a rate near 0) is
+  // undefined, and printed negative. 10^9 s is 31 years, "277777:46:40".
+  const long s = std::isfinite(seconds) ? std::lround(std::clamp(seconds, 0.0, 1e9)) : 0;
   return s >= 3600 ? fmt::format("{}:{:02d}:{:02d}", s / 3600, (s / 60) % 60, s % 60)
                    : fmt::format("{}:{:02d}", s / 60, s % 60);
 }
@@ -56,7 +58,8 @@ void ProgressReporter::step(int done, const std::string& label) {
 
 void ProgressReporter::finish() {
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  fmt::print(out_, "{}{}: {} in {:.1f} s\n", bar_.terminal() ? "\n" : "", what_, total_, elapsed);
+  bar_.end();  // only a drawn bar has a line to close: no blank line before the summary otherwise
+  fmt::print(out_, "{}: {} in {:.1f} s\n", what_, total_, elapsed);
   std::fflush(out_);
 }
 

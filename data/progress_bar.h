@@ -12,7 +12,8 @@
 
 namespace unet::data {
 
-// "m:ss", or "h:mm:ss" from an hour on; negative times read 0:00.
+// "m:ss", or "h:mm:ss" from an hour on; negative times (and NaN) read 0:00, times are capped at
+// 10^9 s.
 std::string clock_text(double seconds);
 
 struct ProgressState {

@@ -18,7 +18,8 @@ namespace unet::runtime {
 namespace {
 
 std::optional<uint64_t> parse_step(std::string_view s) {
-  if (s.empty() || s.size() > 19) return std::nullopt;
+  // Digits only (from_chars takes no sign or space); a value past 2^64 - 1 is its overflow.
+  if (s.empty() || s.size() > 20) return std::nullopt;
   uint64_t v = 0;
   const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
@@ -77,8 +78,12 @@ TraceRecorder::TraceRecorder(std::string path, int threads, std::optional<StepRa
   steps_ = requested_ ? *requested_ : StepRange{kDefaultTraceFrom, kDefaultTraceTo};
   const size_t ops = plan.forward.size() + plan.backward.size() + plan.update.size();
   for (std::vector<Chunk>& s : slots_) s.reserve(4 * ops);
-  // A path that cannot be written fails now, in one line, not after the run.
+  // A path that cannot be written fails now, in one line, not after the run. A folder there
+  // would pass the probe (a temporary beside it) and fail only at the rename, after the run.
   std::error_code ec;
+  if (std::filesystem::is_directory(path_, ec))
+    throw RuntimeError(fmt::format("--trace: {}: is a folder; give the trace's file name (e.g. {}/trace.json)", path_,
+                                   path_));
   const std::filesystem::path parent = std::filesystem::path(path_).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent, ec);  // the probe names the failure
   try {
@@ -89,6 +94,7 @@ TraceRecorder::TraceRecorder(std::string path, int threads, std::optional<StepRa
 }
 
 void TraceRecorder::start_run(uint64_t first_global_step) {
+  run_start_ = first_global_step;
   if (!requested_) steps_ = {first_global_step + kDefaultTraceFrom, first_global_step + kDefaultTraceTo};
 }
 
@@ -146,6 +152,7 @@ size_t TraceRecorder::op_events() const {
 }
 
 std::string TraceRecorder::write() {
+  finished_ = true;
   const int pid = static_cast<int>(getpid());
   const int training_thread = os_thread_id();  // write() runs on the training thread
   constexpr int kStepsRow = 0;                  // no OS thread has id 0

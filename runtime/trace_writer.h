@@ -50,8 +50,9 @@ class TraceRecorder {
 
   // The run's first step will be `first_global_step` + 1: fixes the default window.
   void start_run(uint64_t first_global_step);
+  uint64_t run_start() const { return run_start_; }
   const StepRange& steps() const { return steps_; }
-  bool wants(uint64_t global_step) const { return steps_.contains(global_step); }
+  bool wants(uint64_t global_step) const { return !finished_ && steps_.contains(global_step); }
 
   // The training thread, around a traced step and around each pass of an op list.
   void begin_step(uint64_t global_step);
@@ -69,8 +70,10 @@ class TraceRecorder {
   size_t steps_traced() const { return traced_.size(); }
   size_t op_events() const;
   // Writes the JSON (temporary name, then rename) and returns its path. Throws naming the file.
+  // Written or not, the recorder is finished: the trainer tries once, then stops recording.
   std::string write();
   bool written() const { return written_; }
+  bool finished() const { return finished_; }
   const std::string& path() const { return path_; }
 
  private:
@@ -108,7 +111,9 @@ class TraceRecorder {
   size_t open_step_ = SIZE_MAX, open_list_ = SIZE_MAX;
   std::vector<uint64_t> traced_;
   int64_t origin_ = -1;  // the first traced step's start: ts 0
+  uint64_t run_start_ = 0;
   bool written_ = false;
+  bool finished_ = false;
 };
 
 }  // namespace unet::runtime

@@ -85,17 +85,27 @@ std::string Trainer::diverged(const StepResult& r) const {
                      global_step_, r.loss, culprit);
 }
 
-// The trace of the steps run so far, and a line saying what it holds.
+// The trace of the steps run so far, and a line saying what it holds. A trace that cannot be
+// written (its folder gone, the disk full) is a warning: the run, its checkpoints and its test
+// Dice matter more than the timeline, and the path was checked when the run started.
 void Trainer::write_trace() {
   TraceRecorder& t = *options_.trace;
-  const std::string path = t.write();
-  const StepRange& w = t.steps();
-  const std::string what =
-      t.steps_traced() == 0
-          ? fmt::format("no step of {}:{} ran (the run ended at global step {})", w.first, w.last, global_step_)
-          : fmt::format("global steps {} to {}, {} op events", w.first, std::min<uint64_t>(w.last, global_step_),
-                        t.op_events());
-  const std::string note = fmt::format("Wrote the trace {}: {}", path, what);
+  std::string note;
+  try {
+    const std::string path = t.write();
+    const StepRange& w = t.steps();
+    const std::string what =
+        t.steps_traced() == 0
+            ? fmt::format("no step of {}:{} ran ({})", w.first, w.last,
+                          global_step_ == t.run_start()
+                              ? fmt::format("this run ran no step after global step {}", global_step_)
+                              : fmt::format("this run's steps were {} to {}", t.run_start() + 1, global_step_))
+            : fmt::format("global steps {} to {}, {} op events", std::max<uint64_t>(w.first, t.run_start() + 1),
+                          std::min<uint64_t>(w.last, global_step_), t.op_events());
+    note = fmt::format("Wrote the trace {}: {}", path, what);
+  } catch (const RuntimeError& e) {
+    note = fmt::format("Warning: {}; no trace written, training goes on", e.what());
+  }
   report([&](TrainingSink& s) { s.note(note); });
 }
 
@@ -250,7 +260,7 @@ TrainSummary Trainer::run() {
     rec.train_dice = batches ? dice_sum / static_cast<double>(batches) : 0.0;
     report([&](TrainingSink& s) { s.epoch(rec); });
   }
-  if (options_.trace && !options_.trace->written()) write_trace();  // the run ended inside or before the window
+  if (options_.trace && !options_.trace->finished()) write_trace();  // the run ended inside or before the window
   exchange_.sync_state(global_step_, !options_.checkpoint_dir.empty());
   if (!options_.checkpoint_dir.empty()) {
     const std::string path =

@@ -312,10 +312,10 @@ int main(int argc, char** argv) {
     TrainingLog log(log_path);
     log.set_live(isatty(STDOUT_FILENO) != 0);
     if (!rank_note.empty()) log.line("unetrun: " + rank_note);
+    std::optional<TraceRecorder> trace;  // a bad --trace path fails before the cluster is joined
+    if (chief) train.trace = trace_of(trace, trace_path, trace_steps, engine);
     RemoteExchange exchange(engine, cluster, config, task_index, [&](const std::string& line) { log.line(line); });
     WorkerRole role{&exchange, cluster.workers(), task_index, exchange.start_step()};
-    std::optional<TraceRecorder> trace;
-    if (chief) train.trace = trace_of(trace, trace_path, trace_steps, engine);
     std::optional<TensorBoardSink> events;
     Trainer trainer(engine, train, log, role);
     if (chief && !no_tensorboard) {  // one event file for the run: the chief's
