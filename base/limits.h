@@ -56,6 +56,13 @@ inline constexpr int kMaxSynthSubjects = 100000;
 // subject's volumes and slices (hundreds of MB), so more than this only exhausts memory.
 inline constexpr int kMaxJobs = 1024;
 
+// Size of a manifest.json (brats_manifest.cpp), read whole into memory: unetconvert writes
+// ~100 bytes a subject, so a million subjects fit in far less.
+inline constexpr uint64_t kMaxManifestBytes = uint64_t{1} << 30;
+// Nesting of arrays and objects in a JSON file (json_value.cpp: the parser recurses; a
+// manifest nests 4 deep).
+inline constexpr int kMaxJsonDepth = 64;
+
 // ---- plan/: plan.bin --------------------------------------------------------------------------
 
 // Size of a plan.bin file (plan_io.cpp), refused before it is read into memory: the seed's
@@ -112,6 +119,10 @@ inline constexpr size_t kMaxClusterNodes = 65536;
 inline constexpr int kMaxClusterThreads = 65536;
 // `ps_tasks` of a node in a cluster file (cluster_file.cpp): parameter-server shards on one host.
 inline constexpr int kMaxClusterPsTasks = 1024;
+// Global steps one --trace window may hold (trace_writer.cpp): the recorder keeps every op's
+// events in memory until the window ends (~150 events, ~35 KB of JSON a step of the UNet);
+// a timeline is read for a few steps.
+inline constexpr uint64_t kMaxTraceSteps = 1000;
 // Compute threads per core, unetrun / unetbench --num_threads (thread_pool.cpp): more only
 // oversubscribe; far more crashed TBB's arena (2^31 - 1) or took gigabytes of stacks (10^6).
 inline constexpr int kMaxThreadsPerCore = 4;

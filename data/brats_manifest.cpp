@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "base/limits.h"
 #include "data/data_error.h"
 #include "data/json_value.h"
 #include "data/npy_mapped_file.h"
@@ -14,7 +15,7 @@
 namespace unet::data {
 namespace {
 
-constexpr size_t kMaxManifestBytes = size_t{1} << 30;  // a million subjects fit in far less
+constexpr uint64_t kMaxManifestBytes = limits::kMaxManifestBytes;
 
 using Kind = JsonValue::Kind;
 

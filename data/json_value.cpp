@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "base/limits.h"
 #include "data/data_error.h"
 
 namespace unet::data {
@@ -40,7 +41,7 @@ class JsonParser {
   }
 
  private:
-  static constexpr int kMaxDepth = 64;
+  static constexpr int kMaxDepth = limits::kMaxJsonDepth;
 
   // Line and column (1-based, the column in bytes) for a person editing the file; the text
   // is only scanned again on the way to an error.

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "base/limits.h"
 #include "data/atomic_file.h"
 #include "runtime/runtime_error.h"
 
@@ -66,6 +67,10 @@ StepRange parse_step_range(const std::string& text, const std::string& flag) {
     throw RuntimeError(fmt::format("{}'{}': want A:B, the first and last global step to trace, 1 <= A <= B "
                                    "(e.g. 2:3), or one step N",
                                    flag.empty() ? "" : flag + " ", text));
+  if (*b - *a >= limits::kMaxTraceSteps)
+    throw RuntimeError(fmt::format("{}'{}': {} steps; a trace holds at most {} (its events stay in memory until "
+                                   "the window ends)",
+                                   flag.empty() ? "" : flag + " ", text, *b - *a + 1, limits::kMaxTraceSteps));
   return {*a, *b};
 }
 

@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "base/limits.h"
 #include "plan/plan_dump.h"
 #include "runtime/engine.h"
 #include "runtime/runtime_error.h"
@@ -25,24 +26,8 @@ namespace unet::runtime {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::pair<int, std::string> run(const std::string& command) {
-  std::string out;
-  std::FILE* p = popen((command + " 2>&1").c_str(), "r");
-  if (!p) return {-1, "popen failed"};
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using test::run;
+using test::read_file;
 
 TEST(TraceSteps, ParsesAToBAndOneStep) {
   const StepRange a = parse_step_range("2:3");
@@ -54,8 +39,30 @@ TEST(TraceSteps, ParsesAToBAndOneStep) {
   EXPECT_TRUE(b.contains(7));
   EXPECT_FALSE(b.contains(6));
   EXPECT_FALSE(b.contains(8));
-  const StepRange c = parse_step_range("1:18446744073709551615");  // the largest step there is
+  const StepRange c = parse_step_range("18446744073709551615");  // the largest step there is
   EXPECT_EQ(c.last, UINT64_MAX);
+  const StepRange d = parse_step_range(fmt::format("5:{}", 5 + limits::kMaxTraceSteps - 1));  // the widest window
+  EXPECT_EQ(d.last - d.first + 1, limits::kMaxTraceSteps);
+}
+
+// The recorder holds the window's events in memory: a window wider than kMaxTraceSteps is
+// refused, naming the flag, the text and the limit.
+TEST(TraceSteps, RefusesAWindowWiderThanTheLimit) {
+  const std::string text = fmt::format("5:{}", 5 + limits::kMaxTraceSteps);
+  try {
+    parse_step_range(text);
+    ADD_FAILURE() << text << " accepted";
+  } catch (const RuntimeError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              fmt::format("--trace_steps '{}': {} steps; a trace holds at most {} (its events stay in memory until "
+                          "the window ends)",
+                          text, limits::kMaxTraceSteps + 1, limits::kMaxTraceSteps));
+  }
+  try {
+    parse_step_range("1:18446744073709551615");
+    ADD_FAILURE() << "1:UINT64_MAX accepted";
+  } catch (const RuntimeError&) {
+  }
 }
 
 TEST(TraceSteps, RefusesAnythingElseNamingFlagAndText) {
