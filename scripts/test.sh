@@ -29,10 +29,12 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 cmake --build build-asan -j"$(nproc)"
 
 # Fatal on the first report of either sanitizer, with a stack. The tests fork and exec the
-# tools (built here too), which inherit these. UNET_SANITIZED tells the few tests whose size
-# is a choice (not a property under test) to take their smaller size: see UNET_SANITIZED in
+# tools (built here too), which inherit these. UNET_SANITIZED tells the few tests whose timing
+# is a choice (not a property under test) to allow for the slower build: see UNET_SANITIZED in
 # tests/.
 export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+# Leaks inside third-party libraries (TBB's observer proxies): tests/sanitizer/lsan.supp says why.
+export LSAN_OPTIONS="suppressions=$PWD/tests/sanitizer/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 export UNET_SANITIZED=1
 ctest --test-dir build-asan --output-on-failure -j"$(nproc)"
