@@ -1,6 +1,7 @@
 // Shared fixtures of the runtime tests: a tiny UNet-shaped model and data sets made on the fly.
 #pragma once
 #include <string>
+#include <utility>
 
 #include "plan/plan.h"
 
@@ -20,5 +21,11 @@ void write_dataset(const std::string& dir, const std::string& split, int n, int 
 
 // A fresh empty folder under the test temp dir.
 std::string temp_dir(const std::string& name);
+
+// For the suites that run the tools as a user would: `command` through the shell with stderr
+// joined to stdout, its exit status (-1 when it did not exit) and everything it printed.
+std::pair<int, std::string> run(const std::string& command);
+std::string read_file(const std::string& path);  // the whole file ("" when it cannot be read)
+void write_file(const std::string& path, const std::string& bytes);  // replaces the file
 
 }  // namespace unet::test
