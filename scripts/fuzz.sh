@@ -13,21 +13,8 @@ seconds=${1:-60}
 shift || true
 [[ $seconds =~ ^[0-9]+$ ]] || { echo "usage: $0 [SECONDS] [TARGET...]" >&2; exit 2; }
 
-bash scripts/setup.sh
-# What the fuzz build needs beyond setup.sh's packages (same idiom: install only what is missing).
-packages=(clang-14 libclang-rt-14-dev)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  sudo=""
-  [[ $(id -u) -eq 0 ]] || sudo="sudo"
-  echo "fuzz: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get update -q
-  $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+# The fuzz build needs clang-14 and its libFuzzer runtime beyond what the suite needs.
+bash scripts/setup.sh clang-14 libclang-rt-14-dev
 
 # Only the fuzz suite is configured (UNET_TEST_SUITES), and no benchmarks: nothing else is built.
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what unet builds and tests with, from Debian's packages. Idempotent: installs only
 # what is missing. Run as root (or with sudo available).
+#   bash scripts/setup.sh [PACKAGE...]   the extra packages too (scripts/fuzz.sh: clang-14)
 set -euo pipefail
 
 packages=(
@@ -9,6 +10,7 @@ packages=(
   libbenchmark-dev libgtest-dev libgmock-dev libcli11-dev zlib1g-dev libssl-dev libtomlplusplus-dev libpng-dev
   ansible-core slurm-wlm protobuf-compiler python3-protobuf python3-png
   python3 python3-numpy python3-nibabel
+  "$@"
 )
 
 missing=()
