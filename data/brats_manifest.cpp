@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "base/control_chars.h"
 #include "base/limits.h"
 #include "data/data_error.h"
 #include "data/json_value.h"
@@ -15,7 +16,6 @@
 namespace unet::data {
 namespace {
 
-constexpr uint64_t kMaxManifestBytes = limits::kMaxManifestBytes;
 
 using Kind = JsonValue::Kind;
 
@@ -56,7 +56,7 @@ ManifestSplit split(const JsonValue& root, const char* name, const std::string& 
     if (m.id.empty()) throw DataError(fmt::format("{}: {}.id is empty", path, where));
     // Ids go into file names, error lines and the report: a control character (a newline)
     // would split a one-line error, and no BraTS folder name has one.
-    if (std::any_of(m.id.begin(), m.id.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+    if (first_control_char(m.id))
       throw DataError(fmt::format("{}: {}.id holds a control character", path, where));
     m.first_row = whole(member(e, "first_row", Kind::number, where, path), 1e15, where + ".first_row", path);
     if (m.first_row != next_row)
@@ -100,8 +100,8 @@ const ManifestSubject* ManifestSplit::subject_of(size_t row) const {
 
 Manifest read_manifest(const std::string& path) {
   const MappedFile file = MappedFile::open(path);
-  if (file.size() > kMaxManifestBytes)
-    throw DataError(fmt::format("{}: {} bytes; a manifest is at most {}", path, file.size(), kMaxManifestBytes));
+  if (file.size() > limits::kMaxManifestBytes)
+    throw DataError(fmt::format("{}: {} bytes; a manifest is at most {}", path, file.size(), limits::kMaxManifestBytes));
   const std::string_view text(reinterpret_cast<const char*>(file.data()), file.size());
   const JsonValue root = parse_json(text, path);
   if (!root.is(Kind::object)) throw DataError(fmt::format("{}: the document is {}, expected an object", path,

@@ -41,7 +41,6 @@ class JsonParser {
   }
 
  private:
-  static constexpr int kMaxDepth = limits::kMaxJsonDepth;
 
   // Line and column (1-based, the column in bytes) for a person editing the file; the text
   // is only scanned again on the way to an error.
@@ -65,7 +64,7 @@ class JsonParser {
   }
 
   JsonValue value(int depth) {
-    if (depth >= kMaxDepth) fail(fmt::format("nested deeper than {} levels", kMaxDepth));
+    if (depth >= limits::kMaxJsonDepth) fail(fmt::format("nested deeper than {} levels", limits::kMaxJsonDepth));
     skip_space();
     if (pos_ >= s_.size()) fail("the text ends where a value should be");
     JsonValue v;

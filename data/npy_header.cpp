@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "base/control_chars.h"
 #include "base/limits.h"
 #include "data/data_error.h"
 
@@ -63,7 +64,7 @@ class DictParser {
       // one-line error that quotes the string) is corruption. The header itself ends in a
       // newline, so one inside a string means its closing quote is missing.
       if (peek() == '\n') fail("unterminated string");
-      if (static_cast<unsigned char>(peek()) < 0x20 || peek() == 0x7f)
+      if (is_control_char(peek()))
         fail("control character " + describe_here() + " in a header string");
       text.push_back(peek());
       ++pos_;

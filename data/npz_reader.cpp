@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "base/control_chars.h"
 #include "base/limits.h"
 #include "data/npz.h"
 #include "data/npz_zip_format.h"
@@ -105,10 +106,9 @@ NpzReader NpzReader::open(const std::string& path) {
     m.name.assign(reinterpret_cast<const char*>(h + zip::kCentralHeaderSize), name_length);
     // Member names reach one-line errors and checkpoint keys: a control character (a newline
     // would split the error) is a corrupt or hostile directory, never numpy's.
-    for (size_t i = 0; i < m.name.size(); ++i)
-      if (static_cast<unsigned char>(m.name[i]) < 0x20 || m.name[i] == 0x7f)
-        fail(fmt::format("member name has control character 0x{:02x} at its byte {}",
-                         static_cast<unsigned>(static_cast<unsigned char>(m.name[i])), i));
+    if (const auto i = first_control_char(m.name))
+      fail(fmt::format("member name has control character 0x{:02x} at its byte {}",
+                       static_cast<unsigned>(static_cast<unsigned char>(m.name[*i])), *i));
     // ZIP64: the fields marked 0xffffffff follow in the extra field, in a fixed order.
     const uint8_t* extra = h + zip::kCentralHeaderSize + name_length;
     for (size_t e = 0; e + 4 <= extra_length;) {

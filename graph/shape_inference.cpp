@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "base/limits.h"
 #include "graph/lexer.h"
 #include "graph/parser.h"
 
@@ -42,9 +43,9 @@ class ShapeInference {
 
   // An extent computed in 64 bits, checked before it is stored.
   int bounded(const Node& n, int64_t value, std::string_view what) const {
-    if (value > kMaxNodeExtent)
+    if (value > limits::kMaxNodeExtent)
       fail(n, fmt::format("{} '{}' makes its {} {}, over the limit {}", op_keyword(n.kind), n.name,
-                          what, value, kMaxNodeExtent));
+                          what, value, limits::kMaxNodeExtent));
     return static_cast<int>(value);
   }
 

@@ -3,13 +3,9 @@
 #pragma once
 #include <string>
 
-#include "base/limits.h"
 #include "graph/graph_ir.h"
 
 namespace unet::graph {
-
-// Largest per-image extent of any node (channels, height, width): keeps sizes in int range.
-inline constexpr int kMaxNodeExtent = limits::kMaxNodeExtent;
 
 // Fills Node::c/h/w for every node from its inputs (the input and target nodes must already
 // have theirs). The loss node gets 1x1x1. Throws ModelError "file:line:col: message" at the

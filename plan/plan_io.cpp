@@ -12,6 +12,7 @@
 #include <fstream>
 #include <fmt/format.h>
 
+#include "base/control_chars.h"
 #include "base/limits.h"
 
 namespace unet::plan {
@@ -164,10 +165,9 @@ class ByteReader {
     std::string s(reinterpret_cast<const char*>(body_.data() + pos_), len);
     // Names and kernel ids reach one-line errors and --dump: a control character (a newline
     // would split the error) is corruption, never something unetc writes.
-    for (size_t i = 0; i < s.size(); ++i)
-      if (static_cast<unsigned char>(s[i]) < 0x20 || s[i] == 0x7f)
-        fail_at(pos_ + i, fmt::format("{} has control character 0x{:02x}", field,
-                                      static_cast<unsigned>(static_cast<unsigned char>(s[i]))));
+    if (const auto i = first_control_char(s))
+      fail_at(pos_ + *i, fmt::format("{} has control character 0x{:02x}", field,
+                                     static_cast<unsigned>(static_cast<unsigned char>(s[*i]))));
     pos_ += len;
     return s;
   }
@@ -509,9 +509,9 @@ Plan read_plan_file(const std::string& path) {
   if (!in) throw PlanError(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
   const std::streamoff size = in.tellg();
   if (size < 0) throw PlanError(fmt::format("{}: cannot determine the file size", path));
-  if (static_cast<uint64_t>(size) > kMaxPlanFileBytes)
+  if (static_cast<uint64_t>(size) > limits::kMaxPlanFileBytes)
     throw PlanError(fmt::format("{}: file is {} bytes, larger than any plan (limit {} bytes)",
-                                path, size, kMaxPlanFileBytes));
+                                path, size, limits::kMaxPlanFileBytes));
   std::vector<uint8_t> bytes(static_cast<size_t>(size));
   in.seekg(0);
   if (!in.read(reinterpret_cast<char*>(bytes.data()), size))

@@ -30,8 +30,6 @@ class PlanError : public std::runtime_error {
 
 inline constexpr char kPlanMagic[8] = {'U', 'N', 'E', 'T', 'P', 'L', 'A', 'N'};
 inline constexpr uint32_t kHeaderBytes = 40;
-// plan.bin files larger than this are refused before they are read into memory.
-inline constexpr uint64_t kMaxPlanFileBytes = limits::kMaxPlanFileBytes;
 
 std::vector<uint8_t> encode_plan(const Plan& plan);
 // `source` names the bytes in error messages (normally the file path).

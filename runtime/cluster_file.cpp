@@ -18,7 +18,6 @@
 namespace unet::runtime {
 namespace {
 
-constexpr size_t kMaxNodes = limits::kMaxClusterNodes;  // a typo such as n[0-99999999] must not exhaust memory
 
 std::string_view type_name(toml::node_type t) {
   switch (t) {
@@ -317,12 +316,12 @@ std::vector<std::string> expand_slurm_nodelist(const std::string& list, const st
         const std::optional<size_t> lo = whole_number(lo_s), hi = whole_number(hi_s);
         if (!lo || !hi) throw fail(fmt::format("'{}' is not a number or a range such as 01-04", part));
         if (*hi < *lo) throw fail(fmt::format("range '{}' goes down", part));
-        if (*hi - *lo >= kMaxNodes || choices.size() + (*hi - *lo) >= kMaxNodes)
-          throw fail(fmt::format("more than {} hosts", kMaxNodes));
+        if (*hi - *lo >= limits::kMaxClusterNodes || choices.size() + (*hi - *lo) >= limits::kMaxClusterNodes)
+          throw fail(fmt::format("more than {} hosts", limits::kMaxClusterNodes));
         for (size_t x = *lo; x <= *hi; ++x) choices.push_back(fmt::format("{:0{}}", x, lo_s.size()));
         p = comma + 1;
       }
-      if (names.size() * choices.size() + out.size() > kMaxNodes) throw fail(fmt::format("more than {} hosts", kMaxNodes));
+      if (names.size() * choices.size() + out.size() > limits::kMaxClusterNodes) throw fail(fmt::format("more than {} hosts", limits::kMaxClusterNodes));
       std::vector<std::string> grown;
       grown.reserve(names.size() * choices.size());
       for (const std::string& n : names)

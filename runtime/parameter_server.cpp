@@ -385,7 +385,7 @@ struct ParameterServer::State {
           break;
         }
         case FrameType::abort: {
-          if (h.length > wire::kMaxReasonBytes) throw RuntimeError("sent an abort with an oversized reason");
+          if (h.length > limits::kMaxReasonBytes) throw RuntimeError("sent an abort with an oversized reason");
           throw RuntimeError("it stopped: " + wire::bytes_text(c->read_payload(h, timeout())));
         }
         default:
@@ -504,7 +504,7 @@ ParameterServer::ParameterServer(plan::Plan plan, PsOptions options, Log log)
   s.shard = shard_params(p, cl.ps_tasks());
   for (size_t k = 0; k < p.params.size(); ++k)
     if (s.shard[k] == s.opt.task_index) s.mine.push_back(k);
-  s.max_frame = std::max<uint64_t>({3 * s.share_images * sizeof(float), wire::kMaxReasonBytes, 64});
+  s.max_frame = std::max<uint64_t>({3 * s.share_images * sizeof(float), limits::kMaxReasonBytes, 64});
   for (size_t k = 0; k < p.params.size(); ++k) s.max_frame = std::max(s.max_frame, param_bytes(p, k));
 
   initialise_params(p, s.arena.data());

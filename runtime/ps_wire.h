@@ -21,7 +21,6 @@ namespace unet::runtime::wire {
 
 inline constexpr size_t kWelcomeBytes = 8;
 inline constexpr size_t kGlobalSumsBytes = 24;
-inline constexpr size_t kMaxReasonBytes = limits::kMaxReasonBytes;
 // A PS's done frame: `tensor` says whether it acknowledges the worker's own done, or tells it
 // the chief ended the run (step: the run's last).
 inline constexpr uint32_t kDoneRunEnded = 0, kDoneAcknowledged = 1;
@@ -51,7 +50,7 @@ inline DiceSums decode_sums(std::span<const std::byte> bytes) {
 }
 
 inline std::span<const std::byte> text_bytes(const std::string& s) {
-  return {reinterpret_cast<const std::byte*>(s.data()), std::min(s.size(), kMaxReasonBytes)};
+  return {reinterpret_cast<const std::byte*>(s.data()), std::min(s.size(), limits::kMaxReasonBytes)};
 }
 inline std::string bytes_text(std::span<const std::byte> b) {
   std::string s(reinterpret_cast<const char*>(b.data()), b.size());

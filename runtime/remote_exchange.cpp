@@ -196,7 +196,7 @@ struct RemoteExchange::State {
             if (h.length != 0) throw RuntimeError("a heartbeat with a payload");
             break;
           case FrameType::abort: {
-            if (h.length > wire::kMaxReasonBytes) throw RuntimeError("an abort with an oversized reason");
+            if (h.length > limits::kMaxReasonBytes) throw RuntimeError("an abort with an oversized reason");
             const std::string why = wire::bytes_text(c.read_payload(h, timeout()));
             {
               std::lock_guard lock(mu);
@@ -239,7 +239,7 @@ RemoteExchange::RemoteExchange(Engine& engine, const ClusterSpec& cluster, const
   s.abort_step.assign(cluster.ps_tasks(), kNone);
   s.gone.assign(cluster.ps_tasks(), 0);
   s.acked.assign(cluster.ps_tasks(), 0);
-  s.max_frame = std::max<uint64_t>({wire::kGlobalSumsBytes, wire::kMaxReasonBytes, 64});
+  s.max_frame = std::max<uint64_t>({wire::kGlobalSumsBytes, limits::kMaxReasonBytes, 64});
   for (size_t k = 0; k < p.params.size(); ++k) s.max_frame = std::max(s.max_frame, param_bytes(p, k));
 
   net::Hello hello;

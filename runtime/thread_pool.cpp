@@ -128,14 +128,12 @@ namespace {
 
 // More compute threads than this many per core only oversubscribe; far more crashed TBB's arena
 // (2^31 - 1) or took gigabytes of stacks (10^6): refused with the limit named (base/limits.h).
-constexpr int kMaxThreadsPerCore = limits::kMaxThreadsPerCore;
-
 int checked_num_threads(int requested) {
   if (requested <= 0) return default_num_threads();
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  if (requested > kMaxThreadsPerCore * cores)
+  if (requested > limits::kMaxThreadsPerCore * cores)
     throw RuntimeError(fmt::format("--num_threads {}: more than {} threads a core on this host's {} cores (at most {})",
-                                   requested, kMaxThreadsPerCore, cores, kMaxThreadsPerCore * cores));
+                                   requested, limits::kMaxThreadsPerCore, cores, limits::kMaxThreadsPerCore * cores));
   return requested;
 }
 
