@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include "data/crc32c.h"
+#include "base/crc32c.h"
 #include "data/data_error.h"
 
 namespace unet::data {
@@ -23,7 +23,7 @@ void put_le(std::string& out, uint64_t v, size_t bytes) {
 }  // namespace
 
 uint32_t masked_crc32c(const void* data, size_t bytes) {
-  const uint32_t crc = crc32c(data, bytes);
+  const uint32_t crc = base::crc32c(data, bytes);
   return ((crc >> 15) | (crc << 17)) + kMaskDelta;
 }
 

@@ -18,7 +18,7 @@
 #include <asio.hpp>
 #include <fmt/format.h>
 
-#include "net/crc32c.h"
+#include "base/crc32c.h"
 
 namespace unet::net {
 namespace {
@@ -310,7 +310,7 @@ void Connection::read_payload(const FrameHeader& h, std::span<std::byte> into, M
                                        into.size(), h.length));
   s.payload_pending = false;
 
-  uint32_t crc = crc32c(s.header.data(), 40);
+  uint32_t crc = base::crc32c(s.header.data(), 40);
   size_t have = 0;
   while (have < into.size()) {
     size_t got;
@@ -325,7 +325,7 @@ void Connection::read_payload(const FrameHeader& h, std::span<std::byte> into, M
     if (got == 0)
       s.bad_frame(fmt::format("truncated {} frame (tensor {}): {} of {} payload bytes, then the connection closed",
                               frame_type_name(h.type), h.tensor, have, h.length));
-    crc = crc32c(into.data() + have, got, crc);
+    crc = base::crc32c(into.data() + have, got, crc);
     have += got;
   }
   if (crc != h.crc)

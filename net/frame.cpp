@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "net/crc32c.h"
+#include "base/crc32c.h"
 
 namespace unet::net {
 namespace {
@@ -24,8 +24,8 @@ constexpr size_t kCrcAt = 40;
 
 uint32_t frame_crc(std::span<const std::byte, kFrameHeaderBytes> header,
                    std::span<const std::span<const std::byte>> payload) {
-  uint32_t crc = crc32c(header.data(), kCrcAt);
-  for (auto part : payload) crc = crc32c(part.data(), part.size(), crc);
+  uint32_t crc = base::crc32c(header.data(), kCrcAt);
+  for (auto part : payload) crc = base::crc32c(part.data(), part.size(), crc);
   return crc;
 }
 

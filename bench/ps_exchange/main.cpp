@@ -62,7 +62,7 @@
 #include "kernels/isa_tier.h"
 #include "kernels/kernel_registry.h"
 #include "net/connection.h"
-#include "net/crc32c.h"
+#include "base/crc32c.h"
 #include "plan/plan_io.h"
 #include "plan/plan_validate.h"
 #include "runtime/cluster.h"
@@ -405,7 +405,7 @@ std::pair<double, double> crc_and_copy_seconds(const Chunks& c, Buffers& b, int 
   uint32_t sink = 0;
   for (int r = 0; r < reps; ++r) {
     double t0 = now_s();
-    for (size_t i = 0; i < c.bytes.size(); ++i) sink ^= net::crc32c(b.client_send.data() + c.offset[i], c.bytes[i]);
+    for (size_t i = 0; i < c.bytes.size(); ++i) sink ^= base::crc32c(b.client_send.data() + c.offset[i], c.bytes[i]);
     crc.push_back(now_s() - t0);
     t0 = now_s();
     for (int k = 0; k < 4; ++k)

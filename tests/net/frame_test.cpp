@@ -4,7 +4,7 @@
 
 #include <vector>
 
-#include "net/crc32c.h"
+#include "base/crc32c.h"
 
 namespace unet::net {
 namespace {
@@ -53,7 +53,7 @@ TEST(Frame, RoundTrip) {
   // Gathered parts and their concatenation give the same CRC.
   const std::span<const std::byte> one[] = {whole};
   EXPECT_EQ(encode_header(h, one), bytes);
-  EXPECT_EQ(d.crc, crc32c(whole.data(), whole.size(), crc32c(bytes.data(), 40)));
+  EXPECT_EQ(d.crc, base::crc32c(whole.data(), whole.size(), base::crc32c(bytes.data(), 40)));
 }
 
 TEST(Frame, LittleEndianLayout) {
@@ -73,7 +73,7 @@ TEST(Frame, LittleEndianLayout) {
   EXPECT_EQ(at(32), 0x99u);
   for (size_t i = 20; i < 24; ++i) EXPECT_EQ(at(i), 0u);
   for (size_t i = 44; i < 48; ++i) EXPECT_EQ(at(i), 0u);
-  uint32_t crc = crc32c(b.data(), 40);
+  uint32_t crc = base::crc32c(b.data(), 40);
   EXPECT_EQ(at(40), crc & 0xFF);
   EXPECT_EQ(at(43), crc >> 24);
 }

@@ -1,4 +1,4 @@
-// The pieces of the event files: CRC32C and its masking, the protobuf encoder, TensorFlow's
+// The pieces of the event files: CRC32C's masking, the protobuf encoder, TensorFlow's
 // histogram buckets, PNG encoding (read back with libpng), the plan's graph.
 #include <gtest/gtest.h>
 #include <png.h>
@@ -14,35 +14,17 @@
 #include <string>
 #include <vector>
 
-#include "data/crc32c.h"
+#include "base/crc32c.h"
 #include "data/png_writer.h"
 #include "data/protobuf_encoder.h"
 #include "data/tensorboard_histogram.h"
 #include "data/tfrecord_writer.h"
-#include "net/crc32c.h"
 #include "plan/plan_validate.h"
 #include "runtime/tensorboard_graph.h"
 #include "runtime_fixtures.h"
 
 namespace unet {
 namespace {
-
-TEST(Crc32c, CheckValueAndBothPathsAgreeWithNet) {
-  const char* check = "123456789";
-  EXPECT_EQ(data::crc32c(check, 9), 0xE3069283u);  // the published CRC-32C check value
-  EXPECT_EQ(data::crc32c_portable(check, 9), 0xE3069283u);
-  std::mt19937 rng(5);
-  std::vector<unsigned char> buf(5000);
-  for (auto& b : buf) b = static_cast<unsigned char>(rng());
-  for (size_t start : {0, 1, 3, 7})  // misaligned starts and every tail length up to a few words
-    for (size_t n : {0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 1000, 4993}) {
-      const uint32_t want = net::crc32c_portable(buf.data() + start, n);
-      EXPECT_EQ(data::crc32c(buf.data() + start, n), want) << start << " " << n;
-      EXPECT_EQ(data::crc32c_portable(buf.data() + start, n), want) << start << " " << n;
-    }
-  // Continuing a crc equals the crc of the concatenation.
-  EXPECT_EQ(data::crc32c(buf.data() + 100, 900, data::crc32c(buf.data(), 100)), data::crc32c(buf.data(), 1000));
-}
 
 TEST(TfRecord, FramingAndMaskedCrc) {
   std::string out;
@@ -58,9 +40,9 @@ TEST(TfRecord, FramingAndMaskedCrc) {
   };
   EXPECT_EQ(u32_at(8), data::masked_crc32c(out.data(), 8));
   EXPECT_EQ(out.substr(12, 5), "hello");
-  EXPECT_EQ(data::unmask_crc32c(u32_at(17)), data::crc32c("hello", 5));
+  EXPECT_EQ(data::unmask_crc32c(u32_at(17)), base::crc32c("hello", 5));
   // The mask: rotate right by 15, add 0xa282ead8.
-  const uint32_t crc = data::crc32c("hello", 5);
+  const uint32_t crc = base::crc32c("hello", 5);
   EXPECT_EQ(u32_at(17), ((crc >> 15) | (crc << 17)) + 0xa282ead8u);
 }
 
