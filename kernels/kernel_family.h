@@ -81,6 +81,10 @@ enum class Family : uint8_t {
   // Adam as TensorFlow's AdamOptimizer: g = grad * step->grad_scale; m = b1 m + (1-b1) g;
   //   v = b2 v + (1-b2) g^2; param -= step->lr_t * m / (sqrt(v) + eps).
   //   t0 param, t1 grad, t2 m, t3 v (all flat, same w). f0 beta1, f1 beta2, f2 epsilon.
+  //   Out of place when t4 is set (t4 param, t5 m, t6 v, the same w, not overlapping t0-t3):
+  //   the new values go there and t0-t3 stay as they were, bit for bit the same results. The
+  //   parameter server keeps the state before an update that way with no copy; plans use
+  //   only the in-place form (plan_validate knows four slots).
   adam_update = 17,
   count
 };

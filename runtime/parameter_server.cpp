@@ -50,8 +50,13 @@ struct ParameterServer::State {
   uint64_t share_images = 0;  // images of each worker's share of the global batch
   uint64_t fingerprint = 0, digest = 0;
   std::unique_ptr<net::Listener> listener;
-  Arena arena;   // the plan's layout: values, the summed gradients, the moments
-  Arena backup;  // value | m | v of each parameter as before its latest update (region-relative)
+  // A parameter's value and moments live in two banks: the arena (the plan's layout, which also
+  // holds the summed gradients) and the twin (value | m | v regions, region-relative). Adam
+  // reads one bank and writes the other, so the state before each parameter's latest update
+  // stays whole, for a failure checkpoint of the last completed step, at no copy.
+  Arena arena;
+  Arena twin;
+  std::vector<uint8_t> bank;  // per parameter: the bank holding its state at `version`
   std::vector<std::unique_ptr<Arena>> received;  // per worker: a grads region its gradients land in
   std::vector<uint32_t> shard;
   std::vector<size_t> mine;  // parameters this task holds
@@ -87,11 +92,24 @@ struct ParameterServer::State {
         opt(std::move(o)),
         log(std::move(l)),
         arena(plan.arena_bytes, opt.numa_node),
-        backup(3 * plan.params_region.bytes, opt.numa_node) {}
+        twin(3 * plan.params_region.bytes, opt.numa_node) {}
 
   net::Millis timeout() const { return opt.cluster.peer_timeout; }
   const plan::Tensor& value_of(size_t p) const { return plan.tensors[plan.params[p].value]; }
   uint64_t rel(size_t p) const { return value_of(p).offset - plan.params_region.offset; }
+
+  struct StateAt {
+    std::byte *value, *m, *v;
+  };
+  StateAt state_in(size_t p, uint8_t b) {
+    const plan::Param& par = plan.params[p];
+    if (b == 0)
+      return {arena.data() + value_of(p).offset, arena.data() + plan.tensors[par.adam_m].offset,
+              arena.data() + plan.tensors[par.adam_v].offset};
+    std::byte* value = twin.data() + rel(p);
+    const uint64_t region = plan.params_region.bytes;
+    return {value, value + region, value + 2 * region};
+  }
 
   uint64_t lowest_version_locked() const {
     uint64_t v = UINT64_MAX;
@@ -138,24 +156,27 @@ struct ParameterServer::State {
     }
   }
 
-  void send_value(const ConnPtr& c, size_t p, uint64_t step) {
-    const plan::Tensor& t = value_of(p);
+  // `value` is the parameter's bank at `step`: it is not written again before every worker has
+  // sent its gradient for `step`, which each sends only after this value has reached it.
+  void send_value(const ConnPtr& c, size_t p, uint64_t step, const std::byte* value) {
     try {
-      c->send(FrameType::value, step, static_cast<uint32_t>(p), bytes_of(arena.data() + t.offset, t.bytes));
+      c->send(FrameType::value, step, static_cast<uint32_t>(p), bytes_of(value, value_of(p).bytes));
     } catch (const std::exception&) {  // that worker's reader notices the broken connection
     }
   }
 
-  // g = r0 + r1 + ... in worker order, then Adam with the plan's kernel.
+  // g = r0 + r1 + ... in worker order, then Adam with the plan's kernel from one bank into the
+  // other.
   void apply(size_t p) {
     const plan::Param& par = plan.params[p];
-    const plan::Tensor &w = plan.tensors[par.value], &g = plan.tensors[par.grad], &m = plan.tensors[par.adam_m],
-                       &v = plan.tensors[par.adam_v];
-    const uint64_t r = rel(p), region = plan.params_region.bytes;
-    std::byte* a = arena.data();
-    std::memcpy(backup.data() + r, a + w.offset, w.bytes);
-    std::memcpy(backup.data() + region + r, a + m.offset, m.bytes);
-    std::memcpy(backup.data() + 2 * region + r, a + v.offset, v.bytes);
+    const plan::Tensor& g = plan.tensors[par.grad];
+    const uint64_t bytes = value_of(p).bytes;
+    uint8_t from;
+    {
+      std::lock_guard lock(mu);
+      from = bank[p];
+    }
+    const StateAt in = state_in(p, from), out = state_in(p, static_cast<uint8_t>(1 - from));
     // The sum builds up in worker 0's buffer ((r0 + r1) + r2 ...): no copy, and that buffer
     // is not written again before this parameter's next version, which needs this update.
     const uint64_t grel = g.offset - plan.grads_region.offset;
@@ -169,10 +190,13 @@ struct ParameterServer::State {
     const float scale = opt.cluster.loss_scope == LossScope::worker ? 1.f / static_cast<float>(workers) : 1.f;
     const kernels::StepScalars s = adam_scalars(plan.optimizer, step, opt.train.lr.at(step), scale);
     kernels::KernelCall call;
-    call.t[0] = flat(a + w.offset, w.bytes);
+    call.t[0] = flat(in.value, bytes);
     call.t[1] = flat(reinterpret_cast<std::byte*>(sum), g.bytes);
-    call.t[2] = flat(a + m.offset, m.bytes);
-    call.t[3] = flat(a + v.offset, v.bytes);
+    call.t[2] = flat(in.m, bytes);
+    call.t[3] = flat(in.v, bytes);
+    call.t[4] = flat(out.value, bytes);
+    call.t[5] = flat(out.m, bytes);
+    call.t[6] = flat(out.v, bytes);
     std::copy(plan.update[0].f.begin(), plan.update[0].f.end(), call.f);
     call.step = &s;
     adam->run(call, 0, adam->work(call));
@@ -181,6 +205,7 @@ struct ParameterServer::State {
     {
       std::lock_guard lock(mu);
       version[p] = step + 1;
+      bank[p] = static_cast<uint8_t>(1 - from);
       for (auto& got_k : got) got_k[p] = 0;
       count[p] = 0;
       for (size_t k : pending[p])
@@ -189,7 +214,7 @@ struct ParameterServer::State {
       --applying;
       cv.notify_all();
     }
-    for (auto& c : to) send_value(c, p, step + 1);
+    for (auto& c : to) send_value(c, p, step + 1, out.value);
   }
 
   // A worker that said done ended its run at its step, so nobody may train past it (its part
@@ -248,19 +273,22 @@ struct ParameterServer::State {
   void on_pull(size_t k, const FrameHeader& h) {
     const size_t p = checked_param(h, false);
     ConnPtr now;
+    const std::byte* value = nullptr;
     {
       std::lock_guard lock(mu);
       // (With count == workers an update of it is running: no worker pulls the version it has
       // just sent its gradient for, so that falls to the error below.)
-      if (h.step == version[p] && count[p] < workers)
+      if (h.step == version[p] && count[p] < workers) {
         now = peers[k];
+        value = state_in(p, bank[p]).value;
+      }
       else if (h.step == version[p] + 1)
         pending[p].push_back(k);  // answered by the update that makes it
       else
         throw RuntimeError(fmt::format("pulled {} for step {}; this shard is at step {}", plan.params[p].name, h.step,
                                        version[p]));
     }
-    if (now) send_value(now, p, h.step);
+    if (now) send_value(now, p, h.step, value);
   }
 
   void on_dice(size_t k, net::Connection& c, const FrameHeader& h) {
@@ -300,7 +328,7 @@ struct ParameterServer::State {
     }
   }
 
-  // Values and moments after `step` updates: current, or the backup of a parameter updated
+  // Values and moments after `step` updates: current, or the other bank of a parameter updated
   // once more (a failed step), followed by state_done.
   void on_state(net::Connection& c, const FrameHeader& h) {
     if (h.length != 0) throw RuntimeError("sent a state request with a payload");
@@ -315,24 +343,18 @@ struct ParameterServer::State {
     // heartbeats go on meanwhile.
     std::unique_lock lock(mu);
     cv.wait(lock, [&] { return applying == 0; });
-    const uint64_t region = plan.params_region.bytes;
     for (size_t p : mine) {
       const plan::Param& par = plan.params[p];
-      const plan::Tensor& w = plan.tensors[par.value];
-      const std::byte *val, *m, *v;
+      StateAt at;
       if (version[p] == h.step) {
-        val = arena.data() + w.offset;
-        m = arena.data() + plan.tensors[par.adam_m].offset;
-        v = arena.data() + plan.tensors[par.adam_v].offset;
+        at = state_in(p, bank[p]);
       } else if (version[p] == h.step + 1) {
-        val = backup.data() + rel(p);
-        m = val + region;
-        v = val + 2 * region;
+        at = state_in(p, static_cast<uint8_t>(1 - bank[p]));
       } else {
         throw RuntimeError(fmt::format("asked for the state after step {}; {} is at step {}", h.step, par.name,
                                        version[p]));
       }
-      parts.push_back({static_cast<uint32_t>(p), val, m, v, w.bytes});
+      parts.push_back({static_cast<uint32_t>(p), at.value, at.m, at.v, value_of(p).bytes});
     }
     lock.unlock();
     for (const Part& part : parts) {
@@ -452,17 +474,20 @@ struct ParameterServer::State {
     cv.notify_all();
   }
 
-  // Restores the parameters updated past `step` from their backups (the run stopped; nothing
-  // updates any more) and writes the checkpoint.
+  // Gathers every parameter's state after `step` updates into the arena (the run stopped;
+  // nothing updates any more): the current bank, or the other one for a parameter updated once
+  // more. Then writes the checkpoint.
   std::string write_failure_checkpoint(uint64_t step) {
-    const uint64_t region = plan.params_region.bytes;
     for (size_t p : mine) {
-      if (version[p] == step) continue;
-      const plan::Param& par = plan.params[p];
-      const plan::Tensor& w = plan.tensors[par.value];
-      std::memcpy(arena.data() + w.offset, backup.data() + rel(p), w.bytes);
-      std::memcpy(arena.data() + plan.tensors[par.adam_m].offset, backup.data() + region + rel(p), w.bytes);
-      std::memcpy(arena.data() + plan.tensors[par.adam_v].offset, backup.data() + 2 * region + rel(p), w.bytes);
+      const uint8_t b = version[p] == step ? bank[p] : static_cast<uint8_t>(1 - bank[p]);
+      if (b != 0) {
+        const StateAt from = state_in(p, b), to = state_in(p, 0);
+        const uint64_t bytes = value_of(p).bytes;
+        std::memcpy(to.value, from.value, bytes);
+        std::memcpy(to.m, from.m, bytes);
+        std::memcpy(to.v, from.v, bytes);
+      }
+      bank[p] = 0;
       version[p] = step;
     }
     return save_checkpoint(opt.checkpoint_dir, plan, arena.data(), step);
@@ -513,6 +538,7 @@ ParameterServer::ParameterServer(plan::Plan plan, PsOptions options, Log log)
   uint64_t step = 0;
   if (!s.opt.resume.empty()) step = load_checkpoint(s.opt.resume, p, s.arena.data(), CheckpointUse::resume);
   s.version.assign(p.params.size(), step);
+  s.bank.assign(p.params.size(), 0);
   s.dice_step = step;
   s.count.assign(p.params.size(), 0);
   s.pending.resize(p.params.size());
@@ -554,7 +580,6 @@ uint64_t ParameterServer::global_step() const {
   return s_->lowest_version_locked();
 }
 
-const std::byte* ParameterServer::arena() const { return s_->arena.data(); }
 const plan::Plan& ParameterServer::plan() const { return s_->plan; }
 
 void ParameterServer::stop() {

@@ -45,8 +45,6 @@ class ParameterServer {
   void serve();
   // Makes serve() return (tests).
   void stop();
-  // The parameters' region of its arena (its shard's parameters are current there).
-  const std::byte* arena() const;
   const plan::Plan& plan() const;
 
  private:

@@ -57,6 +57,7 @@
 #include <vector>
 
 #include "data/npy.h"
+#include "runtime/arena.h"
 #include "graph/graph_ir.h"
 #include "graph/lower.h"
 #include "kernels/isa_tier.h"
@@ -80,6 +81,14 @@ using Clock = std::chrono::steady_clock;
 const Clock::time_point g_t0 = Clock::now();
 
 double now_s() { return std::chrono::duration<double>(Clock::now() - g_t0).count(); }
+
+// CPU seconds (user + system) of every thread of this process so far.
+double process_cpu_s() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + 1e-6 * static_cast<double>(t.tv_usec); };
+  return secs(u.ru_utime) + secs(u.ru_stime);
+}
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -363,7 +372,8 @@ struct PsPair {
   }
 };
 
-// Adam over every parameter, one call a parameter on one thread, exactly as the PS applies it.
+// Adam over every parameter, one call a parameter on one thread, exactly as the PS applies it:
+// out of place, from one bank of value and moments into the other and back.
 double adam_seconds(runtime::Engine& engine, int reps) {
   const plan::Plan& p = engine.plan();
   const kernels::KernelInfo* adam = kernels::find_kernel(p.update.at(0).kernel);
@@ -375,6 +385,8 @@ double adam_seconds(runtime::Engine& engine, int reps) {
     t.image_stride = t.w;
     return t;
   };
+  const uint64_t region = p.params_region.bytes;
+  runtime::Arena twin(3 * region, -1);
   std::vector<double> times;
   for (int r = 0; r < reps; ++r) {
     const kernels::StepScalars s = runtime::adam_scalars(p.optimizer, r, p.optimizer.learning_rate, 1.f);
@@ -382,11 +394,18 @@ double adam_seconds(runtime::Engine& engine, int reps) {
     for (const plan::Param& par : p.params) {
       const plan::Tensor &w = p.tensors[par.value], &g = p.tensors[par.grad], &m = p.tensors[par.adam_m],
                          &v = p.tensors[par.adam_v];
+      std::byte* const arena_bank[3] = {engine.arena() + w.offset, engine.arena() + m.offset,
+                                        engine.arena() + v.offset};
+      std::byte* const value = twin.data() + (w.offset - p.params_region.offset);
+      std::byte* const twin_bank[3] = {value, value + region, value + 2 * region};
+      std::byte* const* from = r % 2 ? twin_bank : arena_bank;
+      std::byte* const* to = r % 2 ? arena_bank : twin_bank;
       kernels::KernelCall call;
-      call.t[0] = flat(engine.arena() + w.offset, w.bytes);
+      call.t[0] = flat(from[0], w.bytes);
       call.t[1] = flat(engine.arena() + g.offset, g.bytes);
-      call.t[2] = flat(engine.arena() + m.offset, m.bytes);
-      call.t[3] = flat(engine.arena() + v.offset, v.bytes);
+      call.t[2] = flat(from[1], m.bytes);
+      call.t[3] = flat(from[2], v.bytes);
+      for (int k = 0; k < 3; ++k) call.t[4 + k] = flat(to[k], w.bytes);
       std::copy(p.update[0].f.begin(), p.update[0].f.end(), call.f);
       call.step = &s;
       adam->run(call, 0, adam->work(call));
@@ -397,30 +416,25 @@ double adam_seconds(runtime::Engine& engine, int reps) {
 }
 
 // One thread's CRC32C over a round's payload in its chunks (the protocol computes it four
-// times a round: each direction's sender and receiver), and the PS's copies of a round (before
-// Adam it backs up value, m and v, and copies worker 0's gradient into the sum: four copies of
-// the weights' size), medians of `reps`.
-std::pair<double, double> crc_and_copy_seconds(const Chunks& c, Buffers& b, int reps) {
-  std::vector<double> crc, copy;
+// times a round: each direction's sender and receiver), the median of `reps`.
+double crc_seconds(const Chunks& c, Buffers& b, int reps) {
+  std::vector<double> crc;
   uint32_t sink = 0;
   for (int r = 0; r < reps; ++r) {
-    double t0 = now_s();
+    const double t0 = now_s();
     for (size_t i = 0; i < c.bytes.size(); ++i) sink ^= base::crc32c(b.client_send.data() + c.offset[i], c.bytes[i]);
     crc.push_back(now_s() - t0);
-    t0 = now_s();
-    for (int k = 0; k < 4; ++k)
-      for (size_t i = 0; i < c.bytes.size(); ++i)
-        std::memcpy((k % 2 ? b.server_recv : b.client_recv).data() + c.offset[i],
-                    (k % 2 ? b.server_send : b.client_send).data() + c.offset[i], c.bytes[i]);
-    copy.push_back(now_s() - t0);
   }
   if (sink == 0x12345678) std::fprintf(stderr, " ");  // keep the CRCs
-  return {median(crc), median(copy)};
+  return median(crc);
 }
 
 struct ExchangeFigures {
   double raw_seq = 0, raw_both = 0, framed = 0, framed_both = 0, ps = 0;  // median seconds a round
-  double adam = 0, crc = 0, copies = 0;  // seconds a round of the parts (one thread)
+  // Median CPU seconds a round, every thread of both ends together (they all run in this
+  // process, one kind at a time): on a machine with few cores, how much work each kind is.
+  double cpu_raw_seq = 0, cpu_raw_both = 0, cpu_framed = 0, cpu_framed_both = 0, cpu_ps = 0;
+  double adam = 0, crc = 0;  // seconds a round of the parts (one thread)
   double ps_wire_bytes = 0;  // a PS round's bytes both ways, headers and heartbeats included
   size_t payload = 0;        // one direction's payload bytes a round
   size_t params = 0;
@@ -433,22 +447,25 @@ ExchangeFigures measure_exchange(const plan::Plan& plan, int rounds, int warmup)
   FramedPair framed;
   PsPair ps(plan);
   std::vector<double> t_seq, t_both, t_framed, t_framed_both, t_ps;
+  std::vector<double> cpu_seq, cpu_both, cpu_framed, cpu_framed_both, cpu_ps;
   runtime::RemoteExchange::Stats before{};
   for (int r = 0; r < warmup + rounds; ++r) {
     const bool timed = r >= warmup;
     if (r == warmup) before = ps.worker->stats();
-    const double a = raw_one_way_then_other(raw, c, b);
-    const double d = ps.round();
-    const double bb = raw_both_at_once(raw, c, b);
-    const double f = framed_one_way_then_other(framed, c, b);
-    const double fb = framed_both_at_once(framed, c, b);
-    if (timed) {
-      t_framed_both.push_back(fb);
-      t_seq.push_back(a);
-      t_both.push_back(bb);
-      t_framed.push_back(f);
-      t_ps.push_back(d);
-    }
+    auto run = [&](auto&& kind, std::vector<double>& wall, std::vector<double>& cpu) {
+      const double c0 = process_cpu_s();
+      const double t = kind();
+      const double c1 = process_cpu_s();
+      if (timed) {
+        wall.push_back(t);
+        cpu.push_back(c1 - c0);
+      }
+    };
+    run([&] { return raw_one_way_then_other(raw, c, b); }, t_seq, cpu_seq);
+    run([&] { return ps.round(); }, t_ps, cpu_ps);
+    run([&] { return raw_both_at_once(raw, c, b); }, t_both, cpu_both);
+    run([&] { return framed_one_way_then_other(framed, c, b); }, t_framed, cpu_framed);
+    run([&] { return framed_both_at_once(framed, c, b); }, t_framed_both, cpu_framed_both);
   }
   const runtime::RemoteExchange::Stats after = ps.worker->stats();
   if (std::memcmp(b.client_send.data(), b.server_recv.data(), c.total) ||
@@ -460,13 +477,18 @@ ExchangeFigures measure_exchange(const plan::Plan& plan, int rounds, int warmup)
   x.framed = median(t_framed);
   x.framed_both = median(t_framed_both);
   x.ps = median(t_ps);
+  x.cpu_raw_seq = median(cpu_seq);
+  x.cpu_raw_both = median(cpu_both);
+  x.cpu_framed = median(cpu_framed);
+  x.cpu_framed_both = median(cpu_framed_both);
+  x.cpu_ps = median(cpu_ps);
   x.ps_wire_bytes = static_cast<double>((after.bytes_sent - before.bytes_sent) +
                                         (after.bytes_received - before.bytes_received)) /
                     rounds;
   x.payload = c.total;
   x.params = c.param.size();
   x.adam = adam_seconds(ps.engine, 5);
-  std::tie(x.crc, x.copies) = crc_and_copy_seconds(c, b, 5);
+  x.crc = crc_seconds(c, b, 5);
   return x;
 }
 
@@ -741,22 +763,24 @@ int main(int argc, char** argv) {
       fmt::print("A round: {} gradients up + {} values down, {:.2f} MB of payload in {} chunks each way (one a "
                  "parameter, the backward's order). Median of {} rounds after {} warm-up, the kinds interleaved.\n\n",
                  x.params, x.params, moved / 1e6, x.params, rounds, warmup_rounds);
-      fmt::print("| exchange | ms a round | MB/s (payload both ways) | PS throughput as a share of it |\n"
-                 "|---|---|---|---|\n");
-      auto row = [&](const char* name, double t) {
-        fmt::print("| {} | {:.1f} | {:.0f} | {:.0f} % |\n", name, t * 1e3, mbs(t), 100 * t / x.ps);
+      fmt::print("| exchange | ms a round | MB/s (payload both ways) | PS throughput as a share of it | CPU ms a "
+                 "round (both ends) |\n"
+                 "|---|---|---|---|---|\n");
+      auto row = [&](const char* name, double t, double cpu) {
+        fmt::print("| {} | {:.1f} | {:.0f} | {:.0f} % | {:.1f} |\n", name, t * 1e3, mbs(t), 100 * t / x.ps, cpu * 1e3);
       };
-      row("raw TCP, one way then the other", x.raw_seq);
-      row("raw TCP, both ways at once", x.raw_both);
-      row("net::Connection frames, one way then the other", x.framed);
-      row("net::Connection frames, both ways at once", x.framed_both);
-      row("parameter server: RemoteExchange -> ParameterServer, 1 worker, Adam included", x.ps);
+      row("raw TCP, one way then the other", x.raw_seq, x.cpu_raw_seq);
+      row("raw TCP, both ways at once", x.raw_both, x.cpu_raw_both);
+      row("net::Connection frames, one way then the other", x.framed, x.cpu_framed);
+      row("net::Connection frames, both ways at once", x.framed_both, x.cpu_framed_both);
+      row("parameter server: RemoteExchange -> ParameterServer, 1 worker, Adam included", x.ps, x.cpu_ps);
       fmt::print("\nPS round on the wire: {:.2f} MB both ways (headers, pulls and heartbeats included).\n",
                  x.ps_wire_bytes / 1e6);
-      fmt::print("One thread's share of a round's work: CRC32C of one direction's payload {:.1f} ms ({:.1f} GB/s; "
-                 "computed 4 times a round: each sender and receiver); the PS's 4 copies of the weights' size "
-                 "(backup of value, m, v; sum from worker 0's buffer) {:.1f} ms; Adam over every parameter {:.1f} ms.\n",
-                 x.crc * 1e3, static_cast<double>(x.payload) / x.crc / 1e9, x.copies * 1e3, x.adam * 1e3);
+      fmt::print("One thread's share of a round's work: CRC32C ({}) of one direction's payload {:.1f} ms ({:.1f} "
+                 "GB/s; computed 4 times a round: each sender and receiver); Adam over every parameter, out of place "
+                 "as the PS runs it, {:.1f} ms.\n",
+                 base::crc32c_method_name(base::crc32c_fastest()), x.crc * 1e3,
+                 static_cast<double>(x.payload) / x.crc / 1e9, x.adam * 1e3);
       fmt::print("PS / raw TCP: {:.0f} % of one way then the other, {:.0f} % of both ways at once.\n\n",
                  100 * x.raw_seq / x.ps, 100 * x.raw_both / x.ps);
     }

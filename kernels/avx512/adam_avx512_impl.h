@@ -22,7 +22,16 @@ size_t adam_update_work(const KernelCall& call) {
 }
 
 void adam_update_run(const KernelCall& call, size_t begin, size_t end) {
-  float *param = call.t[0].data, *grad = call.t[1].data, *m = call.t[2].data, *v = call.t[3].data;
+  const float *param = call.t[0].data, *grad = call.t[1].data, *m = call.t[2].data, *v = call.t[3].data;
+  const bool out_of_place = call.t[4].data != nullptr;  // kernel_family.h: t4-t6 take the results
+  float* param_out = out_of_place ? call.t[4].data : call.t[0].data;
+  float* m_out = out_of_place ? call.t[5].data : call.t[2].data;
+  float* v_out = out_of_place ? call.t[6].data : call.t[3].data;
+  // Out of place the moments' lines are not in cache (the other bank): streaming stores spare
+  // reading them first, and nothing reads them before the next update of this parameter.
+  // In place they were just read, so plain stores are as cheap.
+  const auto aligned = [](const float* p) { return (reinterpret_cast<uintptr_t>(p) & 63u) == 0; };
+  const bool stream = out_of_place && aligned(m_out) && aligned(v_out);
   const StepScalars defaults{};
   const StepScalars& s = call.step ? *call.step : defaults;
   const __m512 beta1 = _mm512_set1_ps(call.f[0]), beta2 = _mm512_set1_ps(call.f[1]);
@@ -38,10 +47,17 @@ void adam_update_run(const KernelCall& call, size_t begin, size_t end) {
     const __m512 vv = _mm512_add_ps(_mm512_mul_ps(beta2, _mm512_maskz_loadu_ps(k, v + e)),
                                     _mm512_mul_ps(_mm512_mul_ps(rest2, g), g));
     const __m512 step = _mm512_div_ps(_mm512_mul_ps(lr, mv), _mm512_add_ps(_mm512_sqrt_ps(vv), epsilon));
-    _mm512_mask_storeu_ps(m + e, k, mv);
-    _mm512_mask_storeu_ps(v + e, k, vv);
-    _mm512_mask_storeu_ps(param + e, k, _mm512_sub_ps(_mm512_maskz_loadu_ps(k, param + e), step));
+    const __m512 pv = _mm512_sub_ps(_mm512_maskz_loadu_ps(k, param + e), step);
+    if (stream && k == __mmask16(0xFFFF)) {
+      _mm512_stream_ps(m_out + e, mv);
+      _mm512_stream_ps(v_out + e, vv);
+    } else {
+      _mm512_mask_storeu_ps(m_out + e, k, mv);
+      _mm512_mask_storeu_ps(v_out + e, k, vv);
+    }
+    _mm512_mask_storeu_ps(param_out + e, k, pv);
   }
+  if (stream) _mm_sfence();  // the streamed stores are visible before whoever is told we are done
 }
 
 }  // namespace unet::kernels::UNET_AVX512_TIER_NS

@@ -14,14 +14,21 @@ size_t adam_update_work(const KernelCall& call) {
 
 void adam_update_run(const KernelCall& call, size_t begin, size_t end) {
   const TensorArg &param = call.t[0], &grad = call.t[1], &m = call.t[2], &v = call.t[3];
+  const bool out_of_place = call.t[4].data != nullptr;
+  float* param_out = out_of_place ? call.t[4].data : param.data;
+  float* m_out = out_of_place ? call.t[5].data : m.data;
+  float* v_out = out_of_place ? call.t[6].data : v.data;
   const float beta1 = call.f[0], beta2 = call.f[1], epsilon = call.f[2];
   const StepScalars& s = step_of(call);
   const size_t last = std::min(end * kAdamChunk, static_cast<size_t>(param.w));
   for (size_t e = begin * kAdamChunk; e < last; ++e) {
     const float g = grad.data[e] * s.grad_scale;
-    m.data[e] = beta1 * m.data[e] + (1.f - beta1) * g;
-    v.data[e] = beta2 * v.data[e] + (1.f - beta2) * g * g;
-    param.data[e] -= s.lr_t * m.data[e] / (std::sqrt(v.data[e]) + epsilon);
+    const float m_new = beta1 * m.data[e] + (1.f - beta1) * g;
+    const float v_new = beta2 * v.data[e] + (1.f - beta2) * g * g;
+    const float p_new = param.data[e] - s.lr_t * m_new / (std::sqrt(v_new) + epsilon);
+    m_out[e] = m_new;
+    v_out[e] = v_new;
+    param_out[e] = p_new;
   }
 }
 

@@ -4,6 +4,8 @@
 // uneven ranges in reverse order, two threads at once).
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -109,6 +111,56 @@ TEST_P(Avx512MoreKernel, MatchesReference) {
     EXPECT_TRUE(r.ok) << k.name << " on 2 threads " << testing::describe(s) << r.report;
     ++case_no;
   }
+}
+
+// Out of place (t4-t6 set, kernel_family.h) every Adam kernel writes exactly what it writes in
+// place, and leaves its inputs as they were: the parameter server relies on both.
+TEST(AdamUpdate, OutOfPlaceEqualsInPlaceBitForBitAndKeepsTheInputs) {
+  std::set<std::string_view> tested;
+  for (const KernelInfo& k : all_kernels()) {
+    if (k.family != Family::adam_update || !missing_features(k.tier).empty()) continue;
+    tested.insert(k.name);
+    for (int elements : {1, 15, 17, 4095, 10007}) {
+      std::mt19937 rng(static_cast<uint32_t>(elements));
+      std::uniform_real_distribution<float> u(-1.f, 1.f);
+      std::vector<float> in[4], out[3], kept[4];
+      for (auto& t : in) {
+        t.resize(static_cast<size_t>(elements));
+        for (float& x : t) x = u(rng);
+      }
+      for (float& x : in[3]) x = std::fabs(x) * 0.01f;  // v >= 0
+      for (auto& t : out) t.assign(static_cast<size_t>(elements), -7.f);
+      for (int i = 0; i < 4; ++i) kept[i] = in[i];
+      StepScalars step;
+      step.lr_t = 1e-3f;
+      step.grad_scale = 0.5f;
+      auto flat = [&](std::vector<float>& v) {
+        TensorArg t;
+        t.data = v.data();
+        t.n = t.c = t.h = 1;
+        t.w = elements;
+        t.image_stride = elements;
+        return t;
+      };
+      KernelCall call;
+      for (int i = 0; i < 4; ++i) call.t[i] = flat(in[i]);
+      call.f[0] = 0.9f;
+      call.f[1] = 0.999f;
+      call.f[2] = 1e-7f;
+      call.step = &step;
+      KernelCall outside = call;
+      for (int i = 0; i < 3; ++i) outside.t[4 + i] = flat(out[i]);
+      k.run(outside, 0, k.work(outside));
+      for (int i = 0; i < 4; ++i) ASSERT_EQ(in[i], kept[i]) << k.name << " changed input " << i;
+      k.run(call, 0, k.work(call));
+      EXPECT_EQ(out[0], in[0]) << k.name << " param, " << elements << " elements";
+      EXPECT_EQ(out[1], in[2]) << k.name << " m, " << elements << " elements";
+      EXPECT_EQ(out[2], in[3]) << k.name << " v, " << elements << " elements";
+      EXPECT_EQ(in[1], kept[1]) << k.name << " changed the gradient";
+    }
+  }
+  EXPECT_TRUE(tested.count(reference_kernel(Family::adam_update)->name));
+  EXPECT_GE(tested.size(), 2u) << "the reference and at least one AVX-512 Adam kernel on this host";
 }
 
 // The keep decisions themselves: with every input 1, the outputs are exactly 1/(1-rate) or 0,
