@@ -20,8 +20,10 @@ struct KernelInfo {
   WorkFn work;
   RunFn run;
   // The shapes and attributes it computes (only dims and attributes of the call are set, no
-  // data); nullptr: every call its family allows. A kernel that declines a shape leaves it to
-  // the next-best kernel, so fast paths stay small.
+  // data); nullptr: every call its family allows (the reference kernels). work() and run()
+  // see only calls it accepts: a shape it declines goes to the next-best kernel when the plan
+  // is compiled (best_kernel), never from inside its body, so --dump names the kernel that
+  // runs, and the plan validator refuses a plan naming it for a shape it declines.
   bool (*supports)(const KernelCall&) = nullptr;
   // Honours the family's optional relu_y tensor (kernel_family.h, relu_mask_slot): the graph
   // compiler folds a ReLU backward into this kernel only when it is set.

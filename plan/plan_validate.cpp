@@ -1,4 +1,5 @@
 #include "plan/plan_validate.h"
+#include "plan/plan_views.h"
 
 #include <cmath>
 #include <optional>
@@ -406,6 +407,12 @@ class Validator {
       expect(info->pool_epilogue, where,
              fmt::format("kernel '{}' does not fold a max-pool, but the op gives it pool_y", op.kernel));
     OpCheck(*this, op, where, slots).run();
+    // Last, on an op whose shapes are known to be its family's: a kernel runs only the shapes
+    // it states (no kernel hands a shape on to another), so a plan that names one for a shape
+    // it declines would compute garbage.
+    if (info->supports)
+      expect(info->supports(op_call(p_, op, nullptr)), where,
+             fmt::format("kernel '{}' does not take this op's shape (recompile the plan with unetc)", op.kernel));
   }
 
   // The per-family attribute and shape rules of one op whose slots are already checked.

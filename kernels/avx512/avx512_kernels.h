@@ -7,6 +7,9 @@
 #include "kernels/kernel_call.h"
 
 #define UNET_AVX512_DECLARE_KERNELS                                                        \
+  bool conv3x3_fwd_supports(const KernelCall& call);                                       \
+  bool conv3x3_bwd_data_supports(const KernelCall& call);                                  \
+  bool conv3x3_bwd_weights_supports(const KernelCall& call);                               \
   size_t conv3x3_fwd_work(const KernelCall& call);                                         \
   void conv3x3_fwd_run(const KernelCall& call, size_t begin, size_t end);                  \
   size_t conv3x3_bwd_data_work(const KernelCall& call);                                    \
@@ -25,7 +28,7 @@ UNET_AVX512_DECLARE_KERNELS
 #undef UNET_AVX512_DECLARE_KERNELS
 
 // The Winograd F(2x2,3x3) forward and backward-data (conv3x3_winograd_avx512.cpp), avx512
-// tier only; shapes outside supports() run the direct kernels.
+// tier only; the kernel chooser gives shapes outside supports() to the direct kernels.
 namespace unet::kernels::avx512 {
 bool conv3x3_wino_fwd_supports(const KernelCall& call);
 size_t conv3x3_wino_fwd_work(const KernelCall& call);

@@ -1,7 +1,8 @@
 // The registry of the AVX-512 kernels of every family but the 3x3 convolution. Compiled
 // without AVX flags: it only lists entry points, each built once per ISA tier in namespace
-// avx512 (full Skylake-SP set) and avx512f (the Knights Landing subset). Every kernel takes
-// every shape of its family; shapes its fast path does not cover go to the reference kernel.
+// avx512 (full Skylake-SP set) and avx512f (the Knights Landing subset). The convolutions
+// state their shapes in supports() (the kernel chooser gives the others to the reference
+// kernel); the other kernels take every shape of their family.
 #include "kernels/avx512/conv1x1_avx512.h"
 #include "kernels/kernel_registry.h"
 
@@ -10,6 +11,9 @@
   void family##_run(const KernelCall& call, size_t begin, size_t end);
 
 #define UNET_AVX512_MORE_DECLARE_ALL          \
+  bool tconv2d_fwd_supports(const KernelCall& call); \
+  bool tconv2d_bwd_data_supports(const KernelCall& call); \
+  bool tconv2d_bwd_weights_supports(const KernelCall& call); \
   UNET_AVX512_MORE_DECLARE(tconv2d_fwd)       \
   UNET_AVX512_MORE_DECLARE(tconv2d_bwd_data)  \
   UNET_AVX512_MORE_DECLARE(tconv2d_bwd_weights)  \
@@ -38,16 +42,6 @@ namespace unet::kernels {
 
 namespace {
 
-// The 1x1 kernels take over conv2d ops that are 1x1, stride 1, unpadded (the prediction
-// layer); the 3x3 kernels keep the rest. The weights are t1 (forward, backward-data) or
-// t2 (backward-weights).
-bool is_1x1(const KernelCall& c, const TensorArg& w) {
-  return w.h == 1 && w.w == 1 && c.i[kAttrStride] == 1 && c.i[kAttrPadTop] == 0 && c.i[kAttrPadLeft] == 0;
-}
-bool conv1x1_fwd_supports(const KernelCall& c) { return is_1x1(c, c.t[1]); }
-bool conv1x1_bwd_data_supports(const KernelCall& c) { return is_1x1(c, c.t[1]); }
-bool conv1x1_bwd_weights_supports(const KernelCall& c) { return is_1x1(c, c.t[2]); }
-
 #define UNET_AVX512_MORE_ENTRY(ns, tier, suffix, family, tile)                                 \
   KernelInfo {                                                                                   \
     #family "_f32_" tile "_" suffix, Family::family, tier, 10, ns::family##_work, ns::family##_run \
@@ -63,19 +57,20 @@ bool conv1x1_bwd_weights_supports(const KernelCall& c) { return is_1x1(c, c.t[2]
 // memory-bound ones).
 #define UNET_AVX512_MORE_ENTRIES(ns, tier, suffix)                                               \
   KernelInfo{"conv2d_fwd_f32_1x1_" suffix, Family::conv2d_fwd, tier, 20, ns::conv1x1_fwd_work,      \
-             ns::conv1x1_fwd_run, conv1x1_fwd_supports},                                         \
+             ns::conv1x1_fwd_run, ns::conv1x1_fwd_supports},                                     \
       KernelInfo{"conv2d_bwd_data_f32_1x1_" suffix, Family::conv2d_bwd_data, tier, 20,            \
-                 ns::conv1x1_bwd_data_work, ns::conv1x1_bwd_data_run, conv1x1_bwd_data_supports,  \
+                 ns::conv1x1_bwd_data_work, ns::conv1x1_bwd_data_run, ns::conv1x1_bwd_data_supports, \
                  true},                                                                          \
       KernelInfo{"conv2d_bwd_weights_f32_1x1_" suffix, Family::conv2d_bwd_weights, tier, 20,      \
                  ns::conv1x1_bwd_weights_work, ns::conv1x1_bwd_weights_run,                       \
-                 conv1x1_bwd_weights_supports},                                                  \
+                 ns::conv1x1_bwd_weights_supports},                                              \
       KernelInfo{"tconv2d_fwd_f32_2x2s2_w6x4_" suffix, Family::tconv2d_fwd, tier, 10,                \
-             ns::tconv2d_fwd_work, ns::tconv2d_fwd_run},                                         \
+             ns::tconv2d_fwd_work, ns::tconv2d_fwd_run, ns::tconv2d_fwd_supports},               \
       KernelInfo{"tconv2d_bwd_data_f32_2x2s2_ic64w6_" suffix, Family::tconv2d_bwd_data, tier,    \
-                 10, ns::tconv2d_bwd_data_work, ns::tconv2d_bwd_data_run, nullptr, true},        \
+                 10, ns::tconv2d_bwd_data_work, ns::tconv2d_bwd_data_run, ns::tconv2d_bwd_data_supports, true}, \
       KernelInfo{"tconv2d_bwd_weights_f32_2x2s2_i6x4_" suffix, Family::tconv2d_bwd_weights,      \
-                 tier, 10, ns::tconv2d_bwd_weights_work, ns::tconv2d_bwd_weights_run},            \
+                 tier, 10, ns::tconv2d_bwd_weights_work, ns::tconv2d_bwd_weights_run,             \
+                 ns::tconv2d_bwd_weights_supports},                                              \
       UNET_AVX512_MORE_ENTRY(ns, tier, suffix, maxpool2d_fwd, "zmm"),                            \
       UNET_AVX512_MORE_ENTRY_RELU_MASK(ns, tier, suffix, maxpool2d_bwd, "zmm"),                  \
       UNET_AVX512_MORE_ENTRY(ns, tier, suffix, upsample2d_fwd, "zmm"),                           \

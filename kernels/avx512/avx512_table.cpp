@@ -7,14 +7,15 @@ namespace unet::kernels {
 namespace {
 
 // One entry per kernel and tier; the tile in the name is the register tile of the fast path
-// (output channels x pixels of a row); other shapes go to the reference kernel.
+// (output channels x pixels of a row). Each states its shapes in supports(); the kernel
+// chooser gives the others to the reference kernel.
 #define UNET_AVX512_TIER_ENTRIES(ns, tier, suffix)                                                     \
   KernelInfo{"conv2d_fwd_f32_3x3_oc32w12_" suffix, Family::conv2d_fwd, tier, 10, ns::conv3x3_fwd_work, \
-             ns::conv3x3_fwd_run, nullptr, false, true, true},                                         \
+             ns::conv3x3_fwd_run, ns::conv3x3_fwd_supports, false, true, true},                \
       KernelInfo{"conv2d_bwd_data_f32_3x3_ic32w12_" suffix, Family::conv2d_bwd_data, tier, 10,          \
-                 ns::conv3x3_bwd_data_work, ns::conv3x3_bwd_data_run, nullptr, true},                  \
+                 ns::conv3x3_bwd_data_work, ns::conv3x3_bwd_data_run, ns::conv3x3_bwd_data_supports, true}, \
       KernelInfo{"conv2d_bwd_weights_f32_3x3_oc32i4x3_" suffix, Family::conv2d_bwd_weights, tier, 10,  \
-                 ns::conv3x3_bwd_weights_work, ns::conv3x3_bwd_weights_run}
+                 ns::conv3x3_bwd_weights_work, ns::conv3x3_bwd_weights_run, ns::conv3x3_bwd_weights_supports}
 
 const KernelInfo kTable[] = {
     UNET_AVX512_TIER_ENTRIES(avx512, Tier::avx512, "avx512"),

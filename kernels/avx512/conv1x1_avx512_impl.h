@@ -15,7 +15,6 @@
 #include "kernels/avx512/eltwise_avx512_simd.h"
 #include "kernels/kernel_call.h"
 #include "kernels/kernel_family.h"
-#include "kernels/ref/ref_kernels.h"
 #include "kernels/tensor_arg.h"
 
 namespace unet::kernels::UNET_AVX512_TIER_NS {
@@ -156,15 +155,19 @@ void bwd_weights_item(const KernelCall& call, int ob0, int ib) {
 
 }  // namespace
 
+bool conv1x1_fwd_supports(const KernelCall& call) { return is_pointwise(call, call.t[0], call.t[1], call.t[3]); }
+bool conv1x1_bwd_data_supports(const KernelCall& call) { return is_pointwise(call, call.t[2], call.t[1], call.t[0]); }
+bool conv1x1_bwd_weights_supports(const KernelCall& call) {
+  return is_pointwise(call, call.t[0], call.t[2], call.t[1]);
+}
+
 size_t conv1x1_fwd_work(const KernelCall& call) {
   const TensorArg &x = call.t[0], &w = call.t[1], &y = call.t[3];
-  if (!is_pointwise(call, x, w, y)) return ref::conv2d_fwd_work(call);
   return plane_split(y, channel_blocks(y.c)).items();
 }
 
 void conv1x1_fwd_run(const KernelCall& call, size_t begin, size_t end) {
   const TensorArg &x = call.t[0], &w = call.t[1], &y = call.t[3];
-  if (!is_pointwise(call, x, w, y)) return ref::conv2d_fwd_run(call, begin, end);
   const int obs = channel_blocks(y.c);
   const PlaneSplit s = plane_split(y, obs);
   for (size_t item = begin; item < end; ++item) {
@@ -176,13 +179,11 @@ void conv1x1_fwd_run(const KernelCall& call, size_t begin, size_t end) {
 
 size_t conv1x1_bwd_data_work(const KernelCall& call) {
   const TensorArg &dy = call.t[0], &w = call.t[1], &dx = call.t[2];
-  if (!is_pointwise(call, dx, w, dy)) return ref::conv2d_bwd_data_work(call);
   return plane_split(dx, channel_blocks(dx.c)).items();
 }
 
 void conv1x1_bwd_data_run(const KernelCall& call, size_t begin, size_t end) {
   const TensorArg &dy = call.t[0], &w = call.t[1], &dx = call.t[2];
-  if (!is_pointwise(call, dx, w, dy)) return ref::conv2d_bwd_data_run(call, begin, end);
   const int ibs = channel_blocks(dx.c), obs = channel_blocks(dy.c);
   const PlaneSplit s = plane_split(dx, ibs);
   const size_t per_pair = size_t(s.images) * s.ranges;
@@ -210,13 +211,11 @@ void conv1x1_bwd_data_run(const KernelCall& call, size_t begin, size_t end) {
 
 size_t conv1x1_bwd_weights_work(const KernelCall& call) {
   const TensorArg &x = call.t[0], &dy = call.t[1], &dw = call.t[2];
-  if (!is_pointwise(call, x, dw, dy)) return ref::conv2d_bwd_weights_work(call);
   return size_t((channel_blocks(dw.n) + kPairBlocks - 1) / kPairBlocks) * channel_blocks(dw.c);
 }
 
 void conv1x1_bwd_weights_run(const KernelCall& call, size_t begin, size_t end) {
   const TensorArg &x = call.t[0], &dy = call.t[1], &dw = call.t[2], &db = call.t[3];
-  if (!is_pointwise(call, x, dw, dy)) return ref::conv2d_bwd_weights_run(call, begin, end);
   const int ibs = channel_blocks(dw.c), obs = channel_blocks(dw.n);
   for (size_t item = begin; item < end; ++item) {
     const int ib = static_cast<int>(item % ibs), ob0 = static_cast<int>(item / ibs) * kPairBlocks;

@@ -23,7 +23,6 @@
 #include "kernels/avx512/avx512_kernels.h"
 #include "kernels/kernel_call.h"
 #include "kernels/kernel_family.h"
-#include "kernels/ref/ref_kernels.h"
 #include "kernels/tensor_arg.h"
 #include "kernels/avx512/conv3x3_shape_avx512_impl.h"
 #include "kernels/avx512/dropout_avx512_simd.h"
@@ -495,7 +494,6 @@ Split forward_split(const KernelCall& call) {
 
 size_t fwd_work(const KernelCall& call) {
   const TensorArg &x = call.t[0], &w = call.t[1], &y = call.t[3];
-  if (!is_same_3x3(x, w, y, call)) return ref::conv2d_fwd_work(call);
   return forward_split(call).items();
 }
 
@@ -524,7 +522,6 @@ std::pair<int, int> new_input_rows(const ItemCoords& c, const ItemCoords* prev, 
 
 void fwd_run(const KernelCall& call, size_t begin, size_t end) {
   const TensorArg &x = call.t[0], &w = call.t[1], &b = call.t[2], &y = call.t[3];
-  if (!is_same_3x3(x, w, y, call)) return ref::conv2d_fwd_run(call, begin, end);
   const TensorArg& pool_y = call.t[pool_epilogue_slot(Family::conv2d_fwd)];
   std::optional<DropoutMask> dropout;
   if (call.i[kAttrFoldedDropout]) dropout.emplace(call, y);
@@ -631,7 +628,6 @@ UNET_INLINE void transpose16(const float* src, float* dst) {
 
 size_t bwd_data_work(const KernelCall& call) {
   const TensorArg &dy = call.t[0], &w = call.t[1], &dx = call.t[2];
-  if (!is_same_3x3(dy, w, dx, call)) return ref::conv2d_bwd_data_work(call);
   const int groups = (channel_blocks(dx.c) + kMaxChannelBlocks - 1) / kMaxChannelBlocks;
   return split_of(dx.n, dx.h, dx.w, groups, kBackwardPixelsPerItem).items();
 }
@@ -643,7 +639,6 @@ constexpr int kDyBlocksPerPass = 2;
 void bwd_data_run(const KernelCall& call, size_t begin, size_t end) {
   const TensorArg &dy = call.t[0], &w = call.t[1], &dx = call.t[2];
   const TensorArg& relu_y = call.t[relu_mask_slot(Family::conv2d_bwd_data)];
-  if (!is_same_3x3(dy, w, dx, call)) return ref::conv2d_bwd_data_run(call, begin, end);
   const int obs = channel_blocks(dy.c), ibs = channel_blocks(dx.c);
   const Split s = split_of(dx.n, dx.h, dx.w, (ibs + kMaxChannelBlocks - 1) / kMaxChannelBlocks,
                            kBackwardPixelsPerItem);
@@ -710,6 +705,8 @@ void bwd_data_run(const KernelCall& call, size_t begin, size_t end) {
 
 }  // namespace
 
+bool conv3x3_fwd_supports(const KernelCall& call) { return is_same_3x3(call.t[0], call.t[1], call.t[3], call); }
+bool conv3x3_bwd_data_supports(const KernelCall& call) { return is_same_3x3(call.t[0], call.t[1], call.t[2], call); }
 size_t conv3x3_fwd_work(const KernelCall& call) { return fwd_work(call); }
 void conv3x3_fwd_run(const KernelCall& call, size_t begin, size_t end) { fwd_run(call, begin, end); }
 size_t conv3x3_bwd_data_work(const KernelCall& call) { return bwd_data_work(call); }

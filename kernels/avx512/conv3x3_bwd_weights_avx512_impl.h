@@ -17,7 +17,6 @@
 #include "kernels/avx512/conv3x3_shape_avx512_impl.h"
 #include "kernels/kernel_call.h"
 #include "kernels/kernel_family.h"
-#include "kernels/ref/ref_kernels.h"
 #include "kernels/tensor_arg.h"
 
 namespace unet::kernels::UNET_AVX512_TIER_NS {
@@ -527,7 +526,6 @@ Unit unit_at(const TensorArg& x, const TensorArg& dy, int group, int ib) {
 
 size_t bwd_weights_work(const KernelCall& call) {
   const TensorArg &x = call.t[0], &w = call.t[2], &dy = call.t[1];
-  if (!covered(x, w, dy, call)) return ref::conv2d_bwd_weights_work(call);
   if (x.c == 1) return size_t(channel_blocks(dy.c));
   const int groups = (channel_blocks(dy.c) + kMaxWeightBlocks - 1) / kMaxWeightBlocks;
   size_t items = 0;
@@ -695,7 +693,6 @@ void run_unit(const KernelCall& call, const Unit& u, int i0, int i1, const float
 
 void bwd_weights_run(const KernelCall& call, size_t begin, size_t end) {
   const TensorArg &x = call.t[0], &dy = call.t[1], &dw = call.t[2], &db = call.t[3];
-  if (!covered(x, dw, dy, call)) return ref::conv2d_bwd_weights_run(call, begin, end);
   const float* rows[2 * kMaxChunkRows];  // per row of a pass: x row, dy row
   if (x.c == 1) {
     for (size_t item = begin; item < end; ++item) {
@@ -727,6 +724,7 @@ void bwd_weights_run(const KernelCall& call, size_t begin, size_t end) {
 }
 }  // namespace
 
+bool conv3x3_bwd_weights_supports(const KernelCall& call) { return covered(call.t[0], call.t[2], call.t[1], call); }
 size_t conv3x3_bwd_weights_work(const KernelCall& call) { return bwd_weights_work(call); }
 void conv3x3_bwd_weights_run(const KernelCall& call, size_t begin, size_t end) {
   bwd_weights_run(call, begin, end);

@@ -28,8 +28,8 @@
 // channels that is 4 transforms of each tile's input; it is the price of a U small enough for
 // the stack (16 C_in 32 floats, 512 KB at C_in 256) and of items that split across threads.
 //
-// Shapes outside supports() go to the direct kernels, so work() and run() serve every
-// conv2d_fwd and conv2d_bwd_data call.
+// work() and run() take only the shapes supports() accepts; the kernel chooser gives the rest
+// to the direct kernels (or the reference).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -452,26 +452,22 @@ void bwd_data_run_items(const KernelCall& call, size_t begin, size_t end) {
 bool conv3x3_wino_fwd_supports(const KernelCall& call) { return fwd_shape_ok(call); }
 
 size_t conv3x3_wino_fwd_work(const KernelCall& call) {
-  if (!fwd_shape_ok(call)) return conv3x3_fwd_work(call);
   const Layout l = layout_of(call.t[0], call.t[3]);
   return size_t(l.groups) * l.blocks;
 }
 
 void conv3x3_wino_fwd_run(const KernelCall& call, size_t begin, size_t end) {
-  if (!fwd_shape_ok(call)) return conv3x3_fwd_run(call, begin, end);
   fwd_run_items(call, begin, end);
 }
 
 bool conv3x3_wino_bwd_data_supports(const KernelCall& call) { return bwd_data_shape_ok(call); }
 
 size_t conv3x3_wino_bwd_data_work(const KernelCall& call) {
-  if (!bwd_data_shape_ok(call)) return conv3x3_bwd_data_work(call);
   const Layout l = layout_of(call.t[0], call.t[2]);
   return size_t(l.groups) * l.blocks;
 }
 
 void conv3x3_wino_bwd_data_run(const KernelCall& call, size_t begin, size_t end) {
-  if (!bwd_data_shape_ok(call)) return conv3x3_bwd_data_run(call, begin, end);
   bwd_data_run_items(call, begin, end);
 }
 

@@ -29,7 +29,6 @@
 #include "kernels/avx512/eltwise_avx512_simd.h"
 #include "kernels/kernel_call.h"
 #include "kernels/kernel_family.h"
-#include "kernels/ref/ref_kernels.h"
 #include "kernels/tensor_arg.h"
 
 namespace unet::kernels::UNET_AVX512_TIER_NS {
@@ -475,21 +474,24 @@ void bwd_weights_panel(const KernelCall& call, size_t first, size_t last) {
 
 }  // namespace
 
+bool tconv2d_fwd_supports(const KernelCall& call) { return is_2x2_stride2(call, call.t[0], call.t[1], call.t[3]); }
+bool tconv2d_bwd_weights_supports(const KernelCall& call) {
+  return is_2x2_stride2(call, call.t[0], call.t[2], call.t[1]);
+}
+
 size_t tconv2d_fwd_work(const KernelCall& call) {
   const TensorArg &x = call.t[0], &w = call.t[1], &y = call.t[3];
-  if (!is_2x2_stride2(call, x, w, y)) return ref::tconv2d_fwd_work(call);
   return range_split(x, channel_blocks(y.c)).items();
 }
 
 void tconv2d_fwd_run(const KernelCall& call, size_t begin, size_t end) {
   const TensorArg &x = call.t[0], &w = call.t[1], &y = call.t[3];
-  if (!is_2x2_stride2(call, x, w, y)) return ref::tconv2d_fwd_run(call, begin, end);
   const RangeSplit s = range_split(x, channel_blocks(y.c));
   for (size_t item = begin; item < end; ++item) fwd_item(call, s, item);
 }
 
 // dy blocks whose transposed weights (one group's: 16 KB a dy block) fit a kernel's stack
-// budget with room to spare; wider dy goes to the reference kernel.
+// budget with room to spare; wider dy is declined (supports()).
 constexpr int kMaxBwdDataDyBlocks = 32;
 static_assert(kMaxBwdDataDyBlocks * kTransposedBlockFloats * sizeof(float) <= kMaxKernelStackBytes / 2);
 
@@ -498,15 +500,15 @@ bool bwd_data_fast(const KernelCall& call) {
   return is_2x2_stride2(call, dx, w, dy) && channel_blocks(dy.c) <= kMaxBwdDataDyBlocks;
 }
 
+bool tconv2d_bwd_data_supports(const KernelCall& call) { return bwd_data_fast(call); }
+
 size_t tconv2d_bwd_data_work(const KernelCall& call) {
   const TensorArg& dx = call.t[2];
-  if (!bwd_data_fast(call)) return ref::tconv2d_bwd_data_work(call);
   return range_split(dx, (channel_blocks(dx.c) + kBwdDataBlocks - 1) / kBwdDataBlocks).items();
 }
 
 void tconv2d_bwd_data_run(const KernelCall& call, size_t begin, size_t end) {
   const TensorArg &w = call.t[1], &dx = call.t[2];
-  if (!bwd_data_fast(call)) return ref::tconv2d_bwd_data_run(call, begin, end);
   const int groups = (channel_blocks(dx.c) + kBwdDataBlocks - 1) / kBwdDataBlocks;
   const RangeSplit s = range_split(dx, groups);
   const bool accumulate = call.i[kAttrAccumulate] != 0;
@@ -526,7 +528,6 @@ void tconv2d_bwd_data_run(const KernelCall& call, size_t begin, size_t end) {
 
 size_t tconv2d_bwd_weights_work(const KernelCall& call) {
   const TensorArg &x = call.t[0], &dy = call.t[1], &dw = call.t[2];
-  if (!is_2x2_stride2(call, x, dw, dy)) return ref::tconv2d_bwd_weights_work(call);
   return size_t(channel_blocks(dw.n)) * channel_blocks(dw.c);
 }
 
@@ -534,7 +535,6 @@ size_t tconv2d_bwd_weights_work(const KernelCall& call) {
 // tiles and, with input block 0, the bias gradient lanes of its output block.
 void tconv2d_bwd_weights_run(const KernelCall& call, size_t begin, size_t end) {
   const TensorArg &x = call.t[0], &dy = call.t[1], &dw = call.t[2];
-  if (!is_2x2_stride2(call, x, dw, dy)) return ref::tconv2d_bwd_weights_run(call, begin, end);
   for (size_t first = begin; first < end; first += kPanelItems)
     bwd_weights_panel(call, first, std::min(end, first + kPanelItems));
 }

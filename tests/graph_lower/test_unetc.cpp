@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <tuple>
 
 namespace {
 
@@ -52,14 +53,17 @@ size_t lines(const std::string& s) {
   return n;
 }
 
-class Golden : public ::testing::TestWithParam<const char*> {};
+class Golden : public ::testing::TestWithParam<std::tuple<const char*, const char*>> {};
 
-// The dump of each shipped model (batch 8, scalar, training) is stored in tests/golden; run
-// with UPDATE_GOLDEN=1 to rewrite it after an intended change.
+// The dump of each shipped model (batch 8, training) at the scalar and the avx512 tier is
+// stored in tests/golden (<model>.txt, <model>.avx512.txt: the kernels that really run); run
+// with UPDATE_GOLDEN=1 to rewrite them after an intended change.
 TEST_P(Golden, DumpMatchesStoredText) {
-  const Result r = unetc("'" + model(GetParam()) + "' --dump --batch 8 --target scalar");
+  const auto [name, tier] = GetParam();
+  const Result r = unetc("'" + model(name) + "' --dump --batch 8 --target " + tier);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const fs::path golden = fs::path(UNET_SOURCE_DIR) / "tests/golden" / (std::string(GetParam()) + ".txt");
+  const std::string file = std::string(name) + (std::string(tier) == "scalar" ? "" : "." + std::string(tier)) + ".txt";
+  const fs::path golden = fs::path(UNET_SOURCE_DIR) / "tests/golden" / file;
   if (const char* update = std::getenv("UPDATE_GOLDEN"); update && std::string(update) == "1") {
     const fs::path temp = golden.string() + ".tmp";
     std::ofstream(temp, std::ios::binary) << r.out;
@@ -69,7 +73,9 @@ TEST_P(Golden, DumpMatchesStoredText) {
   EXPECT_EQ(r.out, slurp(golden));
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, Golden, ::testing::Values("unet_brats", "unet_brats_upsampling"));
+INSTANTIATE_TEST_SUITE_P(Models, Golden,
+                         ::testing::Combine(::testing::Values("unet_brats", "unet_brats_upsampling"),
+                                            ::testing::Values("scalar", "avx512")));
 
 TEST(Unetc, WrittenPlanDumpsTheSameAsTheCompiledOne) {
   const fs::path plan = scratch() / "plan.bin";

@@ -303,7 +303,17 @@ inline Comparison check_padding(const OwnedTensor& t, std::string_view name, int
 
 // Runs items [0, work) as `pieces` contiguous ranges of uneven sizes, last range first, so a
 // kernel whose result depends on the split or on the order of ranges shows it.
-inline void run_split(const KernelInfo& k, const KernelCall& call, int pieces = 1) {
+// The kernel that computes `call` when a plan for k's tier names k's family: k itself, or for
+// a shape k declines (its supports()), the one the kernel chooser picks instead (another
+// optimised kernel or the reference). No kernel hands a shape on by itself, so a test of k
+// over a list of shapes tests what would really run for each.
+inline const KernelInfo& kernel_running(const KernelInfo& k, const KernelCall& call) {
+  if (!k.supports || k.supports(call)) return k;
+  return *best_kernel(k.family, k.tier, &call);  // the reference takes every shape
+}
+
+inline void run_split(const KernelInfo& chosen, const KernelCall& call, int pieces = 1) {
+  const KernelInfo& k = kernel_running(chosen, call);
   const size_t work = k.work(call);
   std::vector<size_t> cuts{0};
   for (int p = 1; p < pieces; ++p) {
@@ -318,7 +328,8 @@ inline void run_split(const KernelInfo& k, const KernelCall& call, int pieces = 
 
 // The same ranges as run_split, each on its own thread at once: items must be independent,
 // so a kernel whose items share writes (a race) can show it here.
-inline void run_concurrently(const KernelInfo& k, const KernelCall& call, int pieces = 2) {
+inline void run_concurrently(const KernelInfo& chosen, const KernelCall& call, int pieces = 2) {
+  const KernelInfo& k = kernel_running(chosen, call);
   const size_t work = k.work(call);
   std::vector<std::thread> threads;
   for (int p = 0; p < pieces; ++p) {

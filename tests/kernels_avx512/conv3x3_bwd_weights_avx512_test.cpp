@@ -80,9 +80,10 @@ TEST(Conv3x3BwdWeightsAvx512, OneInputChannel) {
 }
 
 // dw and db of the kernel run in `pieces` ranges, bit for bit those of one range.
-void expect_split_invariant(const KernelInfo& k, const Shape& s) {
+void expect_split_invariant(const KernelInfo& chosen, const Shape& s) {
   const Family f = Family::conv2d_bwd_weights;
   testing::Fixture whole(f, s);
+  const KernelInfo& k = testing::kernel_running(chosen, whole.call());
   testing::run_split(k, whole.call(), 1);
   const size_t work = k.work(whole.call());
   auto expect_same = [&](testing::Fixture& split, const std::string& how) {

@@ -1,6 +1,6 @@
 // The 1x1 conv entry points (conv1x1_avx512.h) against the reference conv2d kernels with
 // kh = kw = 1, in every tier the host supports, including the prediction head's Co = 1 and
-// the shapes they hand back to the reference (3x3, stride 2).
+// the shapes they decline (3x3, stride 2), which the chooser gives to another kernel.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -19,23 +19,13 @@ using avx512_more_test::shapes_for;
 using avx512_more_test::tolerance;
 using testing::Shape;
 
+// The registered 1x1 kernels of `family` the host runs (their supports() included: a shape
+// they decline is computed by what the chooser picks instead, testing::kernel_running).
 std::vector<KernelInfo> conv1x1_kernels(Family family) {
-  std::vector<KernelInfo> all = {
-      {"conv1x1_fwd_avx512", Family::conv2d_fwd, Tier::avx512, 1, avx512::conv1x1_fwd_work, avx512::conv1x1_fwd_run},
-      {"conv1x1_bwd_data_avx512", Family::conv2d_bwd_data, Tier::avx512, 1, avx512::conv1x1_bwd_data_work,
-       avx512::conv1x1_bwd_data_run},
-      {"conv1x1_bwd_weights_avx512", Family::conv2d_bwd_weights, Tier::avx512, 1,
-       avx512::conv1x1_bwd_weights_work, avx512::conv1x1_bwd_weights_run},
-      {"conv1x1_fwd_avx512f", Family::conv2d_fwd, Tier::avx512f, 1, avx512f::conv1x1_fwd_work,
-       avx512f::conv1x1_fwd_run},
-      {"conv1x1_bwd_data_avx512f", Family::conv2d_bwd_data, Tier::avx512f, 1, avx512f::conv1x1_bwd_data_work,
-       avx512f::conv1x1_bwd_data_run},
-      {"conv1x1_bwd_weights_avx512f", Family::conv2d_bwd_weights, Tier::avx512f, 1,
-       avx512f::conv1x1_bwd_weights_work, avx512f::conv1x1_bwd_weights_run},
-  };
   std::vector<KernelInfo> out;
-  for (const KernelInfo& k : all)
-    if (k.family == family && missing_features(k.tier).empty()) out.push_back(k);
+  for (const KernelInfo& k : avx512_more_kernels())
+    if (k.family == family && k.name.find("_1x1_") != std::string_view::npos && missing_features(k.tier).empty())
+      out.push_back(k);
   return out;
 }
 

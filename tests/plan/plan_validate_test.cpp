@@ -138,6 +138,19 @@ TEST(PlanValidate, KernelTierMustBeIncludedInThePlanTier) {
   EXPECT_NO_THROW(validate_plan(plan, "plan.bin", lookup_with_fake));
 }
 
+// A kernel runs only the shapes its supports() takes (none hands a shape on), so a plan that
+// names one for another shape is refused, not run: here the 1x1 kernel on a 3x3 convolution.
+TEST(PlanValidate, KernelMustTakeTheOpsShape) {
+  Plan plan = make_tiny_plan();
+  plan.tier = Tier::avx512;
+  plan.forward[tiny::op_conv1].kernel = "conv2d_fwd_f32_3x3_oc32w12_avx512";
+  EXPECT_EQ(validation_error(plan), "");
+  plan.forward[tiny::op_conv1].kernel = "conv2d_fwd_f32_1x1_avx512";
+  EXPECT_EQ(validation_error(plan),
+            "plan.bin: forward op 0 'conv1': kernel 'conv2d_fwd_f32_1x1_avx512' does not take this op's shape "
+            "(recompile the plan with unetc)");
+}
+
 TEST(PlanValidate, ConvChannelMismatch) {
   Plan plan = make_tiny_plan();
   plan.forward[tiny::op_conv2].tensors[0] = tiny::conv1;  // 16 channels into a 32-channel conv
