@@ -12,7 +12,7 @@
 #include <vector>
 #include <string>
 
-#include "fma_probe.h"
+#include "runtime/fma_peak.h"
 #include "kernels/isa_tier.h"
 #include "kernels/kernel_registry.h"
 #include "tests/kernels/kernel_tester.h"
@@ -143,7 +143,7 @@ int main(int argc, char** argv) {
                  unet::kernels::missing_features(unet::kernels::Tier::avx512).c_str());
     return 1;
   }
-  g_peak_flops = unet::bench::measure_fma_peak_flops();
+  g_peak_flops = unet::runtime::measure_fma_peak_flops_this_thread();
   std::printf("fp32 FMA peak, 1 thread: %.1f GFLOP/s\n", g_peak_flops * 1e-9);
   benchmark::AddCustomContext("fma_peak_gflops_1thread", std::to_string(g_peak_flops * 1e-9));
   register_all();

@@ -12,7 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "bench/kernels/fma_probe.h"
+#include "base/thread_clock.h"
+#include "runtime/fma_peak.h"
 #include "kernels/avx512/conv1x1_avx512.h"
 #include "kernels/isa_tier.h"
 #include "kernels/kernel_registry.h"
@@ -31,18 +32,12 @@ struct Case {
   const KernelInfo* fast = nullptr;  // nullptr: best_kernel(family, avx512)
 };
 
-double thread_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 double seconds_of(const KernelInfo& k, testing::Fixture& f, int reps) {
   double best = 1e30;
   for (int r = 0; r < reps; ++r) {
-    const double t0 = thread_seconds();
+    const double t0 = unet::base::thread_cpu_seconds();
     testing::run_split(k, f.call(), 1);
-    best = std::min(best, thread_seconds() - t0);
+    best = std::min(best, unet::base::thread_cpu_seconds() - t0);
   }
   return best;
 }
@@ -123,7 +118,7 @@ int main(int argc, char** argv) {
   params.elements = 7765985;
   cases.push_back({"all params", Family::adam_update, params, 0});
 
-  const double peak = unet::bench::measure_fma_peak_flops();
+  const double peak = unet::runtime::measure_fma_peak_flops_this_thread();
   std::printf("single-thread fp32 FMA peak: %.1f GFLOP/s\n", peak * 1e-9);
   std::printf("%-15s %-20s %-44s %10s %10s %8s %8s %6s\n", "layer", "family", "kernel", "ref ms", "ms", "speedup",
               "GFLOP/s", "peak");

@@ -24,7 +24,8 @@
 #include <string>
 #include <vector>
 
-#include "bench/kernels/fma_probe.h"
+#include "base/thread_clock.h"
+#include "runtime/fma_peak.h"
 #include "bench/winograd_f23/winograd_f23_avx512.h"
 #include "kernels/isa_tier.h"
 #include "kernels/kernel_registry.h"
@@ -48,17 +49,11 @@ Buffer aligned_floats(size_t count) {
   return Buffer(static_cast<float*>(std::aligned_alloc(64, (count * sizeof(float) + 63) / 64 * 64)));
 }
 
-double thread_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 template <typename Fn>
 double seconds_of(Fn&& fn) {
-  const double t0 = thread_seconds();
+  const double t0 = unet::base::thread_cpu_seconds();
   fn();
-  return thread_seconds() - t0;
+  return unet::base::thread_cpu_seconds() - t0;
 }
 
 struct Layer {
@@ -314,7 +309,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (opt.bwd_data) return run_bwd_data(opt);
-  const double peak = unet::bench::measure_fma_peak_flops();
+  const double peak = unet::runtime::measure_fma_peak_flops_this_thread();
   std::printf("fp32 FMA peak, 1 thread: %.1f GFLOP/s; direct kernel: %s; batch %d, one thread, "
               "best of %d (thread CPU time)\n",
               peak * 1e-9, kDirectName, kBatch, opt.reps);

@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "runtime/runtime_error.h"
+#include "kernels/isa_tier.h"
+#include "runtime/fma_peak.h"
 #include "runtime/thread_pool.h"
 
 namespace unet::runtime {
@@ -127,6 +129,26 @@ TEST(ThreadPool, BlocktimeKeepsWorkersSpinningBetweenOps) {
     }
     EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 2.0);
   }
+}
+
+// The one FMA probe, counted two ways (runtime/fma_peak.h): both are AVX-512 FMA rates of a
+// real core (far above 1 GFLOP/s), and one pool thread's wall-clock rate is the same order as
+// the calling thread's CPU-time rate (a loose bound: the host is shared).
+TEST(FmaPeak, OneThreadTwoWaysAgree) {
+  if (!kernels::missing_features(kernels::Tier::avx512f).empty()) {
+    EXPECT_THROW(measure_fma_peak_flops_this_thread(), std::runtime_error);
+    return;
+  }
+  const double alone = measure_fma_peak_flops_this_thread();
+  ThreadOptions one;
+  one.num_threads = 1;
+  one.pin = false;
+  ThreadPool pool(one);
+  const double pooled = measure_fma_peak_flops(pool);
+  EXPECT_GT(alone, 1e9);
+  EXPECT_GT(pooled, 1e9);
+  EXPECT_GT(pooled / alone, 0.1);
+  EXPECT_LT(pooled / alone, 10.0);
 }
 
 }  // namespace
