@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "graph/lower_forward.h"
+#include "graph/op_attrs.h"
 #include "graph/plan_tensors.h"
 #include "kernels/kernel_family.h"
 

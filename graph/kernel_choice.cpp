@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "graph/lower.h"
+#include "graph/lower_error.h"
 #include "kernels/kernel_registry.h"
 #include "plan/plan_views.h"
 

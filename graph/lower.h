@@ -2,20 +2,13 @@
 // (tensors, parameters, forward/backward/update op lists, kernels, arena offsets).
 #pragma once
 #include <cstdint>
-#include <stdexcept>
 
 #include "graph/graph_ir.h"
+#include "graph/lower_error.h"
 #include "kernels/isa_tier.h"
 #include "plan/plan.h"
 
 namespace unet::graph {
-
-// A graph that cannot be lowered (no kernel for an op at the tier, an unsupported concat
-// layout, a malformed loss): what() is one line naming the model and the node.
-class LowerError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 struct LowerOptions {
   uint32_t batch = 1;                       // the static micro-batch of every op list

@@ -13,12 +13,6 @@ void check_loss_structure(LoweringState& state);
 // input's tensor.
 void create_values(LoweringState& state);
 
-// Stride and Keras padding of a conv or transposed-conv node's ops (forward and backward).
-void set_conv_attrs(const Graph& graph, const Node& node, plan::Op& op);
-
-// Rate and counter-RNG seed of a dropout node's ops (forward and backward).
-void set_dropout_attrs(const Graph& graph, int node, plan::Op& op);
-
 // Forward ops in node order (after concat elimination has decided the slots).
 void emit_forward(LoweringState& state);
 
