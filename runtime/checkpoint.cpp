@@ -15,7 +15,7 @@
 #include <fmt/format.h>
 
 #include "data/npz.h"
-#include "runtime/param_init.h"
+#include "runtime/keras_layout.h"
 #include "runtime/runtime_error.h"
 
 namespace unet::runtime {

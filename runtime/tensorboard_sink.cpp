@@ -10,7 +10,7 @@
 #include <fmt/format.h>
 
 #include "data/png_writer.h"
-#include "runtime/param_init.h"
+#include "runtime/keras_layout.h"
 #include "runtime/runtime_error.h"
 #include "runtime/tensorboard_graph.h"
 
