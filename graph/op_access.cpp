@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "plan/plan_validate.h"
+#include "plan/family_slots.h"
 
 namespace unet::graph {
 
-// The family's slot table (plan/plan_validate.h) says how each slot is used.
+// The family's slot table (plan/family_slots.h) says how each slot is used.
 OpAccess op_access(const plan::Op& op) {
   if (op.family >= kernels::Family::count) throw std::logic_error("op_access: invalid family");
   OpAccess a;

@@ -1,5 +1,5 @@
 // Which tensors an op reads and which it writes, from its family's slot table
-// (plan/plan_validate.h, family_slots: one table serves validation and liveness alike): what
+// (plan/family_slots.h: one table serves validation and liveness alike): what
 // the memory planner's liveness and the plan checkers are built on.
 #pragma once
 #include <vector>

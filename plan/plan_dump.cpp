@@ -5,7 +5,8 @@
 #include <fmt/format.h>
 
 #include "plan/plan_io.h"
-#include "plan/plan_validate.h"
+#include "plan/family_slots.h"
+#include "plan/plan_names.h"
 
 namespace unet::plan {
 namespace {

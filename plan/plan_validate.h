@@ -11,8 +11,10 @@
 
 #include "base/limits.h"
 #include "kernels/kernel_registry.h"
+#include "plan/family_slots.h"  // the slots and names the checks are stated in
 #include "plan/plan.h"
 #include "plan/plan_io.h"
+#include "plan/plan_names.h"
 
 namespace unet::plan {
 
@@ -34,24 +36,6 @@ bool conv_extent_fits(int64_t in, int64_t kernel, int64_t stride, int64_t pad_be
                       int64_t out);
 bool tconv_extent_fits(int64_t in, int64_t kernel, int64_t stride, int64_t pad_before,
                        int64_t out);
-
-// How an op uses the tensor in a slot: what liveness (the memory planner) and the order
-// checks are built on. Accumulating into an output counts as writing it.
-enum class Access : uint8_t { read, write, read_write /* modified in place */ };
-
-// One tensor slot of a kernel family: its position in Op::tensors is its index in the span.
-struct TensorSlot {
-  std::string_view name;  // "x", "w", "b", "y", "dy", ...
-  Layout layout;
-  bool required;
-  Access access;
-};
-std::span<const TensorSlot> family_slots(Family family);
-
-std::string_view role_name(TensorRole role);
-std::string_view layout_name(Layout layout);
-std::string_view param_kind_name(ParamKind kind);
-std::string_view init_name(Init init);
 
 // Finds a kernel's metadata by name; the default is the registry (kernels::find_kernel).
 using KernelLookup = const kernels::KernelInfo* (*)(std::string_view name);
