@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <exception>
 #include <cstring>
 #include <numeric>
 
@@ -174,6 +175,20 @@ TrainSummary Trainer::run() {
   std::vector<double> epoch_times;
   bool stop = options_.max_steps >= 0 && global_step_ >= static_cast<uint64_t>(options_.max_steps);
   if (options_.trace) options_.trace->start_run(global_step_);
+  // A run that ends in an error (it diverged, a worker was lost) still leaves the trace of the
+  // steps it ran: that is when one is wanted most.
+  struct TraceOnError {
+    Trainer& trainer;
+    const int unwinding = std::uncaught_exceptions();
+    ~TraceOnError() {
+      if (std::uncaught_exceptions() <= unwinding || !trainer.options_.trace || trainer.options_.trace->finished())
+        return;
+      try {
+        trainer.write_trace();
+      } catch (...) {  // the error being thrown is the one to report
+      }
+    }
+  } trace_on_error{*this};
   // While a traced step runs, the executor holds the recorder; an error mid-step takes it back.
   struct TraceScope {
     Executor& ex;

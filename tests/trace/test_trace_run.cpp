@@ -146,6 +146,29 @@ TEST_F(TraceRun, WindowPastTheRunsEndIsWrittenAtTheEnd) {
       << out;
 }
 
+// A run that fails inside the window (a learning rate of 1e30 sends a weight to infinity within
+// a few steps, and the checkpoint after every step refuses it) still writes the trace of the
+// steps it ran before it stops with its error.
+TEST_F(TraceRun, FailedRunStillWritesTheStepsItRan) {
+  const std::string trace = dir_ + "/failed.json";
+  std::string flags = train_flags("failed");
+  flags.replace(flags.find("--learningrate 0.002"), 20, "--learningrate 1e30 --const_learningrate");
+  auto [status, out] = unetrun(flags + " --epochs 20 --save_secs 0 --trace " + trace + " --trace_steps 1:1000");
+  ASSERT_NE(status, 0) << out;
+  EXPECT_NE(out.find("the run diverged"), std::string::npos) << out;
+  const std::smatch m = [&] {
+    std::smatch found;
+    static const std::regex wrote("Wrote the trace [^:]*: global steps 1 to ([0-9]+), ");
+    std::regex_search(out, found, wrote);
+    return found;
+  }();
+  ASSERT_EQ(m.size(), 2u) << out;
+  const int last = std::stoi(m[1].str());
+  EXPECT_GE(last, 1);
+  auto [cs, cout] = check(trace, fmt::format("--steps 1:{}", last));
+  EXPECT_EQ(cs, 0) << cout;
+}
+
 // The default window follows the run, not the global step: after a resume at step 4 it is 6:7.
 TEST_F(TraceRun, DefaultWindowIsTheRunsSecondAndThirdStepAfterAResume) {
   auto [status, out] = unetrun(train_flags("r") + " --epochs 1 --save_secs 0");
