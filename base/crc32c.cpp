@@ -247,10 +247,4 @@ uint32_t crc32c_by(Crc32cMethod method, const void* data, size_t bytes, uint32_t
   return ~run(method, ~crc, static_cast<const unsigned char*>(data), bytes);
 }
 
-uint32_t crc32c_combine(uint32_t crc_a, uint32_t crc_b, size_t b_bytes) {
-  // The register after a ++ b is a's register run past b's length of zeros, plus b's from zero;
-  // the inversions at both ends cancel but for a's register.
-  return gf2_multiply(crc_a, zeros_operator(b_bytes)) ^ crc_b;
-}
-
 }  // namespace unet::base

@@ -24,8 +24,4 @@ bool crc32c_available(Crc32cMethod method);
 Crc32cMethod crc32c_fastest();
 std::string_view crc32c_method_name(Crc32cMethod method);
 
-// The CRC of a ++ b from crc32c(a) and crc32c(b), without b's bytes: lets a sender checksum a
-// payload while it is still in cache (right after it was computed) and frame it later.
-uint32_t crc32c_combine(uint32_t crc_a, uint32_t crc_b, size_t b_bytes);
-
 }  // namespace unet::base

@@ -1,6 +1,6 @@
 // CRC32C: the table is the specification; every method this CPU has must agree with it on
 // every short length and alignment, across the folding and stream block boundaries, and when
-// a crc is continued or combined.
+// a crc is continued.
 #include "base/crc32c.h"
 
 #include <gtest/gtest.h>
@@ -97,18 +97,6 @@ TEST(Crc32c, Chains) {
     at += n;
   }
   EXPECT_EQ(crc, whole);
-}
-
-TEST(Crc32c, CombineEqualsTheCrcOfTheConcatenation) {
-  auto buf = random_bytes(300000, 5);
-  std::mt19937 rng(6);
-  for (int i = 0; i < 200; ++i) {
-    const size_t n = rng() % buf.size(), cut = rng() % (n + 1);
-    const uint32_t a = crc32c(buf.data(), cut), b = crc32c(buf.data() + cut, n - cut);
-    ASSERT_EQ(crc32c_combine(a, b, n - cut), crc32c(buf.data(), n)) << "length " << n << " cut " << cut;
-  }
-  EXPECT_EQ(crc32c_combine(crc32c(buf.data(), 100), 0, 0), crc32c(buf.data(), 100));
-  EXPECT_EQ(crc32c_combine(0, crc32c(buf.data(), 100), 100), crc32c(buf.data(), 100));
 }
 
 }  // namespace
