@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include <fmt/format.h>
+
 #include "kernels/counter_rng.h"
 #include "kernels/layout_reorder.h"
 #include "runtime/param_init.h"
@@ -10,9 +12,17 @@
 
 namespace unet::runtime {
 
-StepTiming time_training_steps(Engine& engine, int steps, int warmup) {
+plan::Plan load_training_plan(const std::string& path, const std::string& command) {
+  plan::Plan p = load_plan(path);
+  if (!p.training)
+    throw RuntimeError(fmt::format("{}: a forward-only plan (unetc --infer); {} needs a training plan (compile "
+                                   "without --infer)",
+                                   path, command));
+  return p;
+}
+
+void fill_synthetic_batch(Engine& engine) {
   const plan::Plan& p = engine.plan();
-  if (!p.training) throw RuntimeError("unetbench train needs a training plan (compiled without --infer)");
   initialise_params(p, engine.arena());
   const kernels::TensorArg in = engine.view(p.input), target = engine.view(p.target);
   for (int i = 0; i < in.n; ++i)
@@ -23,6 +33,12 @@ StepTiming time_training_steps(Engine& engine, int steps, int warmup) {
           in.at(i, c, y, x) = kernels::counter_uniform(1, i, c, static_cast<uint64_t>(y) * in.w + x) + (lesion ? 1.f : 0.f);
           target.at_plain(i, y, x) = lesion ? 1.f : 0.f;
         }
+}
+
+StepTiming time_training_steps(Engine& engine, int steps, int warmup) {
+  const plan::Plan& p = engine.plan();
+  if (!p.training) throw RuntimeError("unetbench train needs a training plan (compiled without --infer)");
+  fill_synthetic_batch(engine);
   LearningRate lr{p.optimizer.learning_rate, p.optimizer.decay_steps, p.optimizer.lr_fraction, false};
   StepTiming t;
   auto no_load = [](size_t) {};  // the same micro-batch every step: compute alone is timed

@@ -8,6 +8,7 @@ packages=(
   cmake ninja-build g++ pkg-config
   libtbb-dev libhwloc-dev libnuma-dev libasio-dev libfmt-dev
   libbenchmark-dev libgtest-dev libgmock-dev libcli11-dev zlib1g-dev libssl-dev libtomlplusplus-dev libpng-dev
+  libdnnl-dev  # optional to the build: the peer of unetbench compare (runtime/onednn_peer.cpp)
   ansible-core slurm-wlm protobuf-compiler python3-protobuf python3-png
   python3 python3-numpy python3-nibabel
   "$@"

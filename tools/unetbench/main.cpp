@@ -1,33 +1,67 @@
-// unetbench: whole-step training speed of a compiled plan, and the FMA peak of the compute
-// threads it is a share of (per-kernel figures: bench_kernels).
+// unetbench: whole-step training speed of a compiled plan, every op's share of it, our
+// convolution kernels against oneDNN's, and the FMA peak of the compute threads it is all a
+// share of (per-kernel figures on synthetic shapes: bench_kernels).
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cstdio>
 
+#include "base/json_string.h"
 #include "runtime/engine.h"
 #include "runtime/fma_peak.h"
+#include "runtime/layer_comparison.h"
+#include "runtime/layer_profile.h"
 #include "runtime/step_benchmark.h"
 
 using namespace unet::runtime;
+using unet::json_number;
+using unet::json_string;
 
 int main(int argc, char** argv) {
   CLI::App app{"unetbench: training-step benchmarks"};
   app.require_subcommand(1);
-  CLI::App* train = app.add_subcommand("train", "time whole training steps of a plan");
   std::string plan_path;
-  int steps = 5, warmup = 1;
   EngineOptions eo;
-  bool profile = false, no_pin = false;
+  bool no_pin = false, json = false;
+
+  CLI::App* train = app.add_subcommand("train", "time whole training steps of a plan");
+  int steps = 5, warmup = 1;
+  bool profile = false;
   train->add_option("plan", plan_path, "plan.bin compiled by unetc")->required();
   train->add_option("--steps", steps, "timed steps")->capture_default_str()->check(CLI::PositiveNumber);
   train->add_option("--warmup", warmup, "untimed steps first")->capture_default_str()->check(CLI::NonNegativeNumber);
   train->add_option("--num_threads", eo.threads.num_threads, "compute threads (default: cores - 2)");
   train->add_option("--numa_node", eo.numa_node, "prefer memory on this NUMA node");
-  train->add_flag("--profile", profile, "print the time of every op, slowest first");
+  CLI::Option* profile_flag = train->add_flag("--profile", profile, "print the time of every op, slowest first");
   train->add_flag("--no_pin", no_pin, "do not bind compute threads to cores");
   train->add_option("--blocktime", eo.threads.blocktime_ms, "ms idle threads spin after an op")->check(CLI::NonNegativeNumber);
+  train->add_flag("--json", json, "print one JSON object instead of the line (every op: unetbench layers --json)")
+      ->excludes(profile_flag);
+
+  CLI::App* layers = app.add_subcommand("layers", "time every op of a plan over training steps, against the FMA peak");
+  int layer_steps = 3;
+  layers->add_option("plan", plan_path, "plan.bin compiled by unetc (a training plan)")->required();
+  layers->add_option("--steps", layer_steps, "timed steps (after one warm-up)")->capture_default_str()->check(CLI::PositiveNumber);
+  layers->add_option("--num_threads", eo.threads.num_threads, "compute threads (default: cores - 2)");
+  layers->add_option("--numa_node", eo.numa_node, "prefer memory on this NUMA node");
+  layers->add_flag("--no_pin", no_pin, "do not bind compute threads to cores");
+  layers->add_flag("--json", json, "print one JSON document instead of the table");
+
+  CLI::App* compare = app.add_subcommand("compare", "every convolution op of a plan against oneDNN's, checked and timed");
+  CompareOptions co;
+#ifdef UNET_PYTORCH_PEER
+  co.pytorch_script = UNET_PYTORCH_PEER;
+#endif
+  compare->add_option("plan", plan_path, "plan.bin compiled by unetc (a training plan)")->required();
+  compare->add_option("--reps", co.reps, "timed runs of each side (the median is reported)")->capture_default_str()->check(CLI::PositiveNumber);
+  compare->add_option("--num_threads", co.threads.num_threads, "threads of each side (default: cores - 2)");
+  compare->add_option("--numa_node", co.numa_node, "prefer memory on this NUMA node");
+  compare->add_flag("--no_pin", no_pin, "bind neither side's threads to cores");
+  compare->add_option("--pytorch_script", co.pytorch_script, "the whole-step peer (\"\": none)")->capture_default_str();
+  compare->add_option("--whole_steps", co.whole_steps, "timed whole steps of each side")->capture_default_str()->check(CLI::PositiveNumber);
+  compare->add_flag("--json", json, "print one JSON document instead of the table");
+
   CLI::App* peak = app.add_subcommand("peak", "measure the fp32 FMA peak of the compute threads together");
   ThreadOptions peak_threads;
   peak->add_option("--num_threads", peak_threads.num_threads, "compute threads (default: cores - 2)");
@@ -43,11 +77,39 @@ int main(int argc, char** argv) {
                  flops * 1e-9 / pool.size());
       return 0;
     }
+    if (compare->parsed()) {
+      co.plan_path = plan_path;
+      co.threads.pin = !no_pin;
+      const LayerComparison c = compare_layers(co);
+      fmt::print("{}", json ? comparison_json(c) : comparison_table(c));
+      if (!c.all_ok()) {
+        const auto failed = std::count_if(c.rows.begin(), c.rows.end(), [](const ConvComparison& r) { return !r.ok; });
+        std::fprintf(stderr, "unetbench: %s: %d of %zu convolution ops do not match oneDNN\n", plan_path.c_str(),
+                     static_cast<int>(failed), c.rows.size());
+        return 1;
+      }
+      return 0;
+    }
     eo.threads.pin = !no_pin;
-    Engine engine(load_plan(plan_path), eo);
+    eo.plan_path = plan_path;
+    if (layers->parsed()) {
+      Engine engine(load_training_plan(plan_path, "unetbench layers"), eo);
+      const LayerProfile lp = profile_layers(engine, plan_path, layer_steps);
+      fmt::print("{}", json ? layer_json(engine.plan(), lp) : layer_table(engine.plan(), lp));
+      return 0;
+    }
+    Engine engine(load_training_plan(plan_path, "unetbench train"), eo);
     engine.executor().set_profiling(profile);
     const StepTiming t = time_training_steps(engine, steps, warmup);
     const auto& p = engine.plan();
+    if (json) {
+      fmt::print("{{\"plan\": {}, \"model\": {}, \"tier\": {}, \"batch\": {}, \"threads\": {}, \"steps\": {}, "
+                 "\"seconds_per_step\": {}, \"images_per_second\": {}, \"first_loss\": {}, \"last_loss\": {}}}\n",
+                 json_string(plan_path), json_string(p.model_name), json_string(unet::kernels::tier_name(p.tier)),
+                 p.batch, engine.threads().size(), steps, json_number(t.seconds_per_step),
+                 json_number(t.images_per_second), json_number(t.first_loss), json_number(t.last_loss));
+      return 0;
+    }
     fmt::print("unetbench train {}: {} tier {}, batch {}, {} threads: {:.3f} s/step, {:.2f} images/s "
                "(loss {:.4f} -> {:.4f})\n",
                plan_path, p.model_name, unet::kernels::tier_name(p.tier), p.batch, engine.threads().size(),
