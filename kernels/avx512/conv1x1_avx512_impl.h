@@ -162,12 +162,12 @@ bool conv1x1_bwd_weights_supports(const KernelCall& call) {
 }
 
 size_t conv1x1_fwd_work(const KernelCall& call) {
-  const TensorArg &x = call.t[0], &w = call.t[1], &y = call.t[3];
+  const TensorArg &y = call.t[3];
   return plane_split(y, channel_blocks(y.c)).items();
 }
 
 void conv1x1_fwd_run(const KernelCall& call, size_t begin, size_t end) {
-  const TensorArg &x = call.t[0], &w = call.t[1], &y = call.t[3];
+  const TensorArg &y = call.t[3];
   const int obs = channel_blocks(y.c);
   const PlaneSplit s = plane_split(y, obs);
   for (size_t item = begin; item < end; ++item) {
@@ -178,7 +178,7 @@ void conv1x1_fwd_run(const KernelCall& call, size_t begin, size_t end) {
 }
 
 size_t conv1x1_bwd_data_work(const KernelCall& call) {
-  const TensorArg &dy = call.t[0], &w = call.t[1], &dx = call.t[2];
+  const TensorArg &dx = call.t[2];
   return plane_split(dx, channel_blocks(dx.c)).items();
 }
 
@@ -210,12 +210,12 @@ void conv1x1_bwd_data_run(const KernelCall& call, size_t begin, size_t end) {
 }
 
 size_t conv1x1_bwd_weights_work(const KernelCall& call) {
-  const TensorArg &x = call.t[0], &dy = call.t[1], &dw = call.t[2];
+  const TensorArg &dw = call.t[2];
   return size_t((channel_blocks(dw.n) + kPairBlocks - 1) / kPairBlocks) * channel_blocks(dw.c);
 }
 
 void conv1x1_bwd_weights_run(const KernelCall& call, size_t begin, size_t end) {
-  const TensorArg &x = call.t[0], &dy = call.t[1], &dw = call.t[2], &db = call.t[3];
+  const TensorArg &dy = call.t[1], &dw = call.t[2], &db = call.t[3];
   const int ibs = channel_blocks(dw.c), obs = channel_blocks(dw.n);
   for (size_t item = begin; item < end; ++item) {
     const int ib = static_cast<int>(item % ibs), ob0 = static_cast<int>(item / ibs) * kPairBlocks;

@@ -493,7 +493,6 @@ Split forward_split(const KernelCall& call) {
 }
 
 size_t fwd_work(const KernelCall& call) {
-  const TensorArg &x = call.t[0], &w = call.t[1], &y = call.t[3];
   return forward_split(call).items();
 }
 
@@ -627,7 +626,7 @@ UNET_INLINE void transpose16(const float* src, float* dst) {
 }
 
 size_t bwd_data_work(const KernelCall& call) {
-  const TensorArg &dy = call.t[0], &w = call.t[1], &dx = call.t[2];
+  const TensorArg& dx = call.t[2];
   const int groups = (channel_blocks(dx.c) + kMaxChannelBlocks - 1) / kMaxChannelBlocks;
   return split_of(dx.n, dx.h, dx.w, groups, kBackwardPixelsPerItem).items();
 }

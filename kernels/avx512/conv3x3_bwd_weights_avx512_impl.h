@@ -81,7 +81,7 @@ Unit unit_at(const TensorArg& x, const TensorArg& dy, int group, int ib) {
 }
 
 size_t bwd_weights_work(const KernelCall& call) {
-  const TensorArg &x = call.t[0], &w = call.t[2], &dy = call.t[1];
+  const TensorArg &x = call.t[0], &dy = call.t[1];
   if (x.c == 1) return size_t(channel_blocks(dy.c));
   const int groups = (channel_blocks(dy.c) + kMaxWeightBlocks - 1) / kMaxWeightBlocks;
   size_t items = 0;

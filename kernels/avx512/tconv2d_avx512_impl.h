@@ -480,12 +480,12 @@ bool tconv2d_bwd_weights_supports(const KernelCall& call) {
 }
 
 size_t tconv2d_fwd_work(const KernelCall& call) {
-  const TensorArg &x = call.t[0], &w = call.t[1], &y = call.t[3];
+  const TensorArg &x = call.t[0], &y = call.t[3];
   return range_split(x, channel_blocks(y.c)).items();
 }
 
 void tconv2d_fwd_run(const KernelCall& call, size_t begin, size_t end) {
-  const TensorArg &x = call.t[0], &w = call.t[1], &y = call.t[3];
+  const TensorArg &x = call.t[0], &y = call.t[3];
   const RangeSplit s = range_split(x, channel_blocks(y.c));
   for (size_t item = begin; item < end; ++item) fwd_item(call, s, item);
 }
@@ -527,14 +527,13 @@ void tconv2d_bwd_data_run(const KernelCall& call, size_t begin, size_t end) {
 }
 
 size_t tconv2d_bwd_weights_work(const KernelCall& call) {
-  const TensorArg &x = call.t[0], &dy = call.t[1], &dw = call.t[2];
+  const TensorArg &dw = call.t[2];
   return size_t(channel_blocks(dw.n)) * channel_blocks(dw.c);
 }
 
 // Items (output block, input block), ordered as the reference's; each owns its four weight
 // tiles and, with input block 0, the bias gradient lanes of its output block.
 void tconv2d_bwd_weights_run(const KernelCall& call, size_t begin, size_t end) {
-  const TensorArg &x = call.t[0], &dy = call.t[1], &dw = call.t[2];
   for (size_t first = begin; first < end; first += kPanelItems)
     bwd_weights_panel(call, first, std::min(end, first + kPanelItems));
 }
