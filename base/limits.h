@@ -126,5 +126,8 @@ inline constexpr uint64_t kMaxTraceSteps = 1000;
 // Compute threads per core, unetrun / unetbench --num_threads (thread_pool.cpp): more only
 // oversubscribe; far more crashed TBB's arena (2^31 - 1) or took gigabytes of stacks (10^6).
 inline constexpr int kMaxThreadsPerCore = 4;
+// Size of a tune.json (runtime/tune_file.cpp), read whole into memory: unetbench tune writes
+// about 700 bytes an op, ~50 KB for the seed's UNet; 64 MiB is far above any model's.
+inline constexpr uint64_t kMaxTuneFileBytes = uint64_t{64} << 20;
 
 }  // namespace unet::limits

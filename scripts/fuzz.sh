@@ -26,9 +26,9 @@ cmake --build build-fuzz -j"$(nproc)" --target fuzz_all
 # target -> -max_len: above its largest seed, small enough that an input is cheap to read.
 declare -A max_len=(
   [model_def]=8192 [plan]=32768 [plan_body]=32768 [npy]=4096 [npz]=8192 [checkpoint]=32768
-  [nifti]=4096 [nifti_gz]=4096 [net_frame]=1024 [net_handshake]=1024
+  [nifti]=4096 [nifti_gz]=4096 [net_frame]=1024 [net_handshake]=1024 [tune_file]=4096
 )
-order=(model_def plan plan_body npy npz checkpoint nifti nifti_gz net_frame net_handshake)
+order=(model_def plan plan_body npy npz checkpoint nifti nifti_gz net_frame net_handshake tune_file)
 (($#)) && order=("$@")
 
 bin=build-fuzz/tests/fuzz

@@ -27,6 +27,7 @@
 #include "plan/plan_io.h"
 #include "runtime/checkpoint.h"
 #include "runtime/param_init.h"
+#include "runtime/tune_file.h"
 #include "tests/plan/tiny_plan.h"
 
 namespace fs = std::filesystem;
@@ -259,6 +260,37 @@ std::string frame_bytes(net::FrameType type, uint64_t step, uint32_t tensor, uin
   return std::string(reinterpret_cast<const char*>(header.data()), header.size()) + payload;
 }
 
+// A tune file of two ops as unetbench tune writes it: one changed kernel, one cut reference.
+void tune_file_seeds() {
+  runtime::TuneFile f;
+  f.cpu = "AMD EPYC";
+  f.tier = kernels::Tier::avx512;
+  f.threads = 2;
+  f.batch = 2;
+  f.model = "tiny";
+  f.date = "2025-01-01T00:00:00Z";
+  f.budget_seconds = 60;
+  runtime::TunedOp op;
+  op.list = "forward";
+  op.label = "c1";
+  op.family = "conv2d_fwd";
+  op.shape = "mb2ic2ih8iw8oc16oh8ow8kh3kw3ph1pw1_relu_bias_pool";
+  op.default_kernel = "conv2d_fwd_f32_3x3_oc32w12_avx512";
+  op.chosen_kernel = "conv2d_fwd_f32_3x3_oc32w12_avx512f";
+  op.candidates = {{"conv2d_fwd_f32_3x3_oc32w12_avx512", 2.5e-6, 2.25e-6, 25},
+                   {"conv2d_fwd_f32_3x3_oc32w12_avx512f", 2.0e-6, 1.9e-6, 25},
+                   {"conv2d_fwd_f32_ref", 5.1e-5, 5.1e-5, 0}};
+  f.ops.push_back(op);
+  op.list = "update";
+  op.label = "adam";
+  op.family = "adam_update";
+  op.shape = "n2336";
+  op.default_kernel = op.chosen_kernel = "adam_update_f32_zmm_avx512";
+  op.candidates = {{"adam_update_f32_zmm_avx512", 1e-6, 9e-7, 50}, {"adam_update_f32_ref", 4e-6, 4e-6, 0}};
+  f.ops.push_back(op);
+  put("tune_file", "two_ops.json", runtime::tune_file_json(f));
+}
+
 void net_seeds() {
   const std::string grad(64, '\x3f');
   const std::string frames[] = {
@@ -295,6 +327,7 @@ int main(int argc, char** argv) {
     checkpoint_seeds();
     nifti_seeds();
     net_seeds();
+    tune_file_seeds();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "make_corpus: %s\n", e.what());
     fs::remove_all(scratch);

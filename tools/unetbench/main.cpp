@@ -8,8 +8,13 @@
 #include <cstdio>
 
 #include "base/json_string.h"
+#include "base/limits.h"
+#include "data/progress_bar.h"
+#include "graph/graph_ir.h"
+#include "graph/lower.h"
 #include "runtime/engine.h"
 #include "runtime/fma_peak.h"
+#include "runtime/kernel_tuner.h"
 #include "runtime/layer_comparison.h"
 #include "runtime/layer_profile.h"
 #include "runtime/step_benchmark.h"
@@ -66,9 +71,47 @@ int main(int argc, char** argv) {
   ThreadOptions peak_threads;
   peak->add_option("--num_threads", peak_threads.num_threads, "compute threads (default: cores - 2)");
   peak->add_flag("--no_pin", no_pin, "do not bind compute threads to cores");
+  CLI::App* tune = app.add_subcommand("tune", "time each op's candidate kernels here; write tune.json for unetc --tune");
+  std::string model_path, tune_output, tune_target = "native";
+  uint32_t tune_batch = 8;
+  TuneOptions to;
+  tune->add_option("model", model_path, "model.def to compile and tune")->required();
+  tune->add_option("-o,--output", tune_output, "tune.json to write")->required();
+  tune->add_option("--batch", tune_batch, "micro-batch of the plan")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, unet::limits::kMaxCompileBatch));
+  tune->add_option("--target", tune_target, "ISA tier (native: the best this host has)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"scalar", "avx512f", "avx512", "avx512_bf16", "native"}));
+  tune->add_option("--num_threads", to.threads.num_threads, "compute threads (default: cores - 2)");
+  tune->add_option("--budget", to.budget_seconds, "seconds; ops left when it is spent keep their defaults")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  tune->add_flag("--no_pin", no_pin, "do not bind compute threads to cores");
+
   app.failure_message([](const CLI::App*, const CLI::Error& e) { return "unetbench: " + std::string(e.what()) + "\n"; });
   CLI11_PARSE(app, argc, argv);
   try {
+    if (tune->parsed()) {
+      const auto tier =
+          tune_target == "native" ? unet::kernels::best_host_tier() : *unet::kernels::tier_from_name(tune_target);
+      unet::plan::Plan p;
+      try {
+        p = unet::graph::lower_to_plan(unet::graph::parse_model_file(model_path), {tune_batch, tier, true});
+      } catch (const unet::graph::LowerError& e) {
+        throw std::runtime_error(fmt::format("{}: {}", model_path, e.what()));
+      }
+      to.threads.pin = !no_pin;
+      unet::data::ProgressBar bar(stderr);
+      const TuneResult r = tune_model(p, to, tune_output, [&](const TuneProgress& s) {
+        if (bar.terminal())
+          bar.draw(unet::data::progress_line("tune", {int64_t(s.done), int64_t(s.total), s.elapsed, s.eta},
+                                             fmt::format("{:<56}", s.current)));
+      });
+      bar.end();
+      fmt::print("{}wrote {}\n", tune_table(r), tune_output);
+      return 0;
+    }
     if (peak->parsed()) {
       peak_threads.pin = !no_pin;
       ThreadPool pool(peak_threads);
