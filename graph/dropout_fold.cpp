@@ -4,6 +4,7 @@
 
 #include "graph/op_access.h"
 #include "graph/plan_tensors.h"
+#include "kernels/family_signature.h"
 #include "kernels/kernel_registry.h"
 
 namespace unet::graph {

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "graph/op_access.h"
+#include "kernels/family_signature.h"
 #include "kernels/kernel_registry.h"
 
 namespace unet::graph {

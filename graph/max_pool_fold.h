@@ -1,5 +1,6 @@
 // Fusion pass: a max-pool folded into the epilogue of the conv that produces its input.
 #pragma once
+#include "kernels/family_signature.h"
 #include "plan/plan.h"
 
 namespace unet::graph {

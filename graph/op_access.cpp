@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "plan/family_slots.h"
+#include "kernels/family_signature.h"
 
 namespace unet::graph {
 
@@ -11,12 +11,12 @@ namespace unet::graph {
 OpAccess op_access(const plan::Op& op) {
   if (op.family >= kernels::Family::count) throw std::logic_error("op_access: invalid family");
   OpAccess a;
-  const auto slots = plan::family_slots(op.family);
+  const auto slots = kernels::family_signature(op.family).slots;
   for (size_t s = 0; s < slots.size(); ++s) {
     const int32_t id = op.tensors[s];
     if (id < 0) continue;
-    if (slots[s].access != plan::Access::write) a.reads.push_back(id);
-    if (slots[s].access != plan::Access::read) a.writes.push_back(id);
+    if (slots[s].access != kernels::Access::write) a.reads.push_back(id);
+    if (slots[s].access != kernels::Access::read) a.writes.push_back(id);
   }
   return a;
 }

@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "kernels/family_signature.h"
 #include "kernels/kernel_registry.h"
 
 namespace unet::graph {

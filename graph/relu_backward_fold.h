@@ -1,5 +1,6 @@
 // Fusion pass: a ReLU backward folded into the kernel that writes its gradient last.
 #pragma once
+#include "kernels/family_signature.h"
 #include "plan/plan.h"
 
 namespace unet::graph {

@@ -91,37 +91,24 @@ enum class Family : uint8_t {
 
 std::string_view family_name(Family f);
 
-// The ReLU backward folded into the kernel that writes the gradient last: families that
-// produce a dx take an optional tensor relu_y (nChw16c, dx's dims), the output of the ReLU
-// whose input gradient dx is. When it is given, every dx element the op covers ends as
-//   dx = relu_y > 0 ? (the value the op alone leaves in dx) : 0,
-// which is relu_bwd(relu_y, dx) run right after the op, without a pass of its own. (Kernels
-// declare that they honour it: KernelInfo::relu_mask.) The slot, always the one after dx's,
-// or -1 where the family has none.
-constexpr int relu_mask_slot(Family f) {
-  switch (f) {
-    case Family::conv2d_bwd_data:
-    case Family::tconv2d_bwd_data: return 3;
-    case Family::maxpool2d_bwd: return 4;
-    case Family::upsample2d_bwd:
-    case Family::dropout_bwd: return 2;
-    default: return -1;
-  }
-}
-
-// The max-pool folded into the epilogue of the conv that produces its input: conv2d_fwd takes
-// an optional tensor pool_y (nChw16c, y's n and c, floor(h / 2) x floor(w / 2)), written as
-//   pool_y = maxpool2d_fwd(y, window 2, stride 2)
-// (ties as maxpool2d_fwd), while y's rows are still in cache. y is written as without it.
-// (Kernels declare that they honour it: KernelInfo::pool_epilogue.) The slot, or -1.
-constexpr int pool_epilogue_slot(Family f) { return f == Family::conv2d_fwd ? 4 : -1; }
-
-// The dropout folded into the epilogue of the conv that produces its input: with
-// i[kAttrFoldedDropout] = 1, conv2d_fwd writes
-//   y = dropout_fwd(act(b + conv(x, w))), rate f0, seed i[kAttrSeedLo / Hi]
-// (the same mask as dropout_fwd on that input, the identity when step->evaluating), and pools
-// that y when it has pool_y. (Kernels declare that they honour it: KernelInfo::dropout_epilogue.)
-constexpr bool has_dropout_epilogue(Family f) { return f == Family::conv2d_fwd; }
+// The epilogues a kernel may fold (their slots: kernels/family_signature.h).
+//  - The ReLU backward, into the kernel that writes the gradient last: families that produce
+//    a dx take an optional tensor relu_y (nChw16c, dx's dims), the output of the ReLU whose
+//    input gradient dx is. When it is given, every dx element the op covers ends as
+//      dx = relu_y > 0 ? (the value the op alone leaves in dx) : 0,
+//    which is relu_bwd(relu_y, dx) run right after the op, without a pass of its own.
+//    (Kernels declare that they honour it: KernelInfo::relu_mask.)
+//  - The max-pool, into the epilogue of the conv that produces its input: conv2d_fwd takes an
+//    optional tensor pool_y (nChw16c, y's n and c, floor(h / 2) x floor(w / 2)), written as
+//      pool_y = maxpool2d_fwd(y, window 2, stride 2)
+//    (ties as maxpool2d_fwd), while y's rows are still in cache. y is written as without it.
+//    (Kernels declare that they honour it: KernelInfo::pool_epilogue.)
+//  - The dropout, into the epilogue of the conv that produces its input: with
+//    i[kAttrFoldedDropout] = 1, conv2d_fwd writes
+//      y = dropout_fwd(act(b + conv(x, w))), rate f0, seed i[kAttrSeedLo / Hi]
+//    (the same mask as dropout_fwd on that input, the identity when step->evaluating), and
+//    pools that y when it has pool_y. (Kernels declare that they honour it:
+//    KernelInfo::dropout_epilogue.)
 inline constexpr int kFoldedPoolWindow = 2;  // window and stride of a folded max-pool
 
 }  // namespace unet::kernels

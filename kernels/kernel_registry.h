@@ -4,6 +4,7 @@
 #include <span>
 #include <string_view>
 
+#include "kernels/family_signature.h"
 #include "kernels/isa_tier.h"
 #include "kernels/kernel_call.h"
 #include "kernels/kernel_family.h"

@@ -1,3 +1,4 @@
+#include "kernels/family_signature.h"
 #include "plan/kernel_fit.h"
 
 #include <fmt/format.h>

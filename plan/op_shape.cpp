@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "plan/family_slots.h"
+#include "kernels/family_signature.h"
 
 namespace unet::plan {
 namespace {
@@ -92,7 +92,7 @@ std::string op_shape(const Plan& plan, const Op& op) {
   const int relu = kernels::relu_mask_slot(op.family);
   if (relu >= 0 && t(relu)) add("mask");
   // A slice's image stride is its base's: the kernel walks a wider buffer.
-  const auto slots = family_slots(op.family);
+  const auto slots = kernels::family_signature(op.family).slots;
   for (size_t s = 0; s < slots.size(); ++s)
     if (const Tensor* v = t(static_cast<int>(s)); v && v->view_of >= 0)
       add(fmt::format("{}of{}", slots[s].name, plan.tensors[static_cast<size_t>(v->view_of)].c));

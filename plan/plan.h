@@ -8,7 +8,9 @@
 
 #include "kernels/isa_tier.h"
 #include "kernels/kernel_call.h"
+#include "kernels/family_signature.h"
 #include "kernels/kernel_family.h"
+#include "kernels/tensor_layout.h"
 
 namespace unet::plan {
 
@@ -31,12 +33,8 @@ enum class TensorRole : uint8_t {
   region = 9,         // a flat view over a whole persistent region (Adam runs over it at once)
 };
 
-enum class Layout : uint8_t {
-  nChw16c = 0,     // activations (kernels/tensor_arg.h)
-  nhw = 1,         // one-channel plain images: targets and predictions
-  flat = 2,        // w elements
-  oihw16i16o = 3,  // conv and transposed-conv weights (kernels/kernel_family.h)
-};
+// The layouts are the kernels' (kernels/tensor_layout.h).
+using kernels::Layout;
 
 struct Tensor {
   std::string name;  // "conv1a", "conv1a/grad", "conv1a/kernel", "conv1a/kernel/grad", ...

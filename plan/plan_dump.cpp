@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 
 #include "plan/plan_io.h"
-#include "plan/family_slots.h"
+#include "kernels/family_signature.h"
 #include "plan/plan_names.h"
 
 namespace unet::plan {
@@ -97,7 +97,7 @@ void dump_ops(std::string& out, const Plan& p, const std::vector<Op>& ops, std::
   }
   for (size_t k = 0; k < ops.size(); ++k) {
     const Op& op = ops[k];
-    const std::span<const TensorSlot> slots = family_slots(op.family);
+    const std::span<const kernels::SlotInfo> slots = kernels::family_signature(op.family).slots;
     std::string tensors;
     for (size_t s = 0; s < op.tensors.size(); ++s) {
       if (op.tensors[s] < 0) continue;

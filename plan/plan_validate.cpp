@@ -1,3 +1,4 @@
+#include "kernels/family_signature.h"
 #include "plan/plan_validate.h"
 #include "plan/plan_views.h"
 
@@ -334,7 +335,7 @@ class Validator {
            fmt::format("kernel '{}' needs tier {}, the plan is for tier {}", op.kernel,
                        kernels::tier_name(info->tier), kernels::tier_name(p_.tier)));
 
-    const std::span<const TensorSlot> slots = family_slots(op.family);
+    const std::span<const kernels::SlotInfo> slots = kernels::family_signature(op.family).slots;
     for (size_t s = 0; s < op.tensors.size(); ++s) {
       const int32_t id = op.tensors[s];
       expect(id == -1 || valid_id(id), where,
@@ -345,7 +346,7 @@ class Validator {
                fmt::format("tensor slot {} is used, {} has {} slots", s, family, slots.size()));
         continue;
       }
-      const TensorSlot& slot = slots[s];
+      const kernels::SlotInfo& slot = slots[s];
       if (id == -1) {
         expect(!slot.required, where, fmt::format("{} (slot {}) is missing", slot.name, s));
         continue;
@@ -380,7 +381,7 @@ class Validator {
   class OpCheck {
    public:
     OpCheck(const Validator& v, const Op& op, const std::string& where,
-            std::span<const TensorSlot> slots)
+            std::span<const kernels::SlotInfo> slots)
         : v_(v), op_(op), where_(where), slots_(slots) {}
 
     void run() const {
@@ -538,7 +539,7 @@ class Validator {
     const Validator& v_;
     const Op& op_;
     const std::string& where_;
-    std::span<const TensorSlot> slots_;
+    std::span<const kernels::SlotInfo> slots_;
   };
 
   const Plan& p_;

@@ -11,7 +11,7 @@
 
 #include "base/limits.h"
 #include "kernels/kernel_registry.h"
-#include "plan/family_slots.h"  // the slots and names the checks are stated in
+#include "kernels/family_signature.h"  // the slots and names the checks are stated in
 #include "plan/plan.h"
 #include "plan/plan_io.h"
 #include "plan/plan_names.h"

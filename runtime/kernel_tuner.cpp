@@ -10,7 +10,7 @@
 
 #include <fmt/format.h>
 
-#include "plan/family_slots.h"
+#include "kernels/family_signature.h"
 #include "plan/kernel_fit.h"
 #include "plan/op_shape.h"
 #include "plan/plan_validate.h"
@@ -96,8 +96,8 @@ std::vector<TuneProblem> find_problems(const plan::Plan& plan,
 // Whether an op reads a tensor it writes: in place, or adding into its output. Such an op
 // gets its outputs back before every call, so that each call sees the same inputs.
 bool reads_its_outputs(const plan::Op& op) {
-  for (const plan::TensorSlot& s : plan::family_slots(op.family))
-    if (s.access == plan::Access::read_write) return true;
+  for (const kernels::SlotInfo& s : kernels::family_signature(op.family).slots)
+    if (s.access == kernels::Access::read_write) return true;
   switch (op.family) {
     case Family::conv2d_bwd_weights:
     case Family::tconv2d_bwd_weights:
@@ -118,10 +118,10 @@ bool reads_its_outputs(const plan::Op& op) {
 class SavedOutputs {
  public:
   SavedOutputs(const plan::Plan& plan, const plan::Op& op, std::byte* arena) {
-    const auto slots = plan::family_slots(op.family);
+    const auto slots = kernels::family_signature(op.family).slots;
     for (size_t s = 0; s < slots.size(); ++s) {
       const int32_t id = op.tensors[s];
-      if (id < 0 || slots[s].access == plan::Access::read) continue;
+      if (id < 0 || slots[s].access == kernels::Access::read) continue;
       const plan::Tensor& t = plan.tensors[static_cast<size_t>(id)];
       Saved& saved = saved_.emplace_back();
       saved.at = arena + t.offset;

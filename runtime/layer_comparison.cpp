@@ -1,3 +1,4 @@
+#include "kernels/family_signature.h"
 #include "runtime/layer_comparison.h"
 
 #include <fmt/format.h>

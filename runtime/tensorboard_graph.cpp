@@ -1,3 +1,4 @@
+#include "kernels/family_signature.h"
 #include "runtime/tensorboard_graph.h"
 
 #include <algorithm>
@@ -17,7 +18,7 @@ namespace {
 using data::GraphAttr;
 using data::GraphNode;
 using data::Shape;
-using plan::Access;
+using kernels::Access;
 using plan::Plan;
 using plan::Tensor;
 using plan::TensorRole;
@@ -48,7 +49,7 @@ class GraphBuilder {
 
  private:
   void add_op(const plan::Op& op, std::string_view list) {
-    const std::span<const plan::TensorSlot> slots = plan::family_slots(op.family);
+    const std::span<const kernels::SlotInfo> slots = kernels::family_signature(op.family).slots;
     GraphNode n;
     n.name = unique_name(fmt::format("{}/{}", list, op.label));
     n.op = std::string(kernels::family_name(op.family));

@@ -13,6 +13,7 @@
 #include "kernels/avx512/conv1x1_avx512.h"
 #include "kernels/avx512/conv1x1_avx512_tiles.h"
 #include "kernels/avx512/eltwise_avx512_simd.h"
+#include "kernels/family_signature.h"
 #include "kernels/kernel_call.h"
 #include "kernels/kernel_family.h"
 #include "kernels/tensor_arg.h"

@@ -21,6 +21,7 @@
 #include <utility>
 
 #include "kernels/avx512/avx512_kernels.h"
+#include "kernels/family_signature.h"
 #include "kernels/kernel_call.h"
 #include "kernels/kernel_family.h"
 #include "kernels/tensor_arg.h"

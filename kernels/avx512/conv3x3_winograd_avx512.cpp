@@ -43,6 +43,7 @@
 #include "kernels/avx512/avx512_kernels.h"
 #include "kernels/avx512/dropout_avx512_simd.h"  // DropoutMask
 #include "kernels/avx512/eltwise_avx512_simd.h"  // relu_live
+#include "kernels/family_signature.h"
 #include "kernels/kernel_call.h"
 #include "kernels/kernel_family.h"
 #include "kernels/tensor_arg.h"

@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "kernels/avx512/dropout_avx512_simd.h"
+#include "kernels/family_signature.h"
 #include "kernels/kernel_call.h"
 #include "kernels/kernel_family.h"
 #include "kernels/tensor_arg.h"

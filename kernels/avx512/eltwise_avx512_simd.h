@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "kernels/family_signature.h"
 #include "kernels/tensor_arg.h"
 
 namespace unet::kernels::UNET_AVX512_TIER_NS {

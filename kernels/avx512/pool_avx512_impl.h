@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "kernels/avx512/eltwise_avx512_simd.h"
+#include "kernels/family_signature.h"
 #include "kernels/kernel_call.h"
 #include "kernels/kernel_family.h"
 #include "kernels/tensor_arg.h"

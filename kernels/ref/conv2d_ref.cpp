@@ -1,4 +1,5 @@
 // Reference 2-D convolution (cross-correlation, as Keras/TF) and its two gradients.
+#include "kernels/family_signature.h"
 #include "kernels/kernel_family.h"
 #include "kernels/ref/ref_kernels.h"
 #include "kernels/ref/ref_support.h"

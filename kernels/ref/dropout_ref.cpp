@@ -2,6 +2,7 @@
 // it from the counter-based RNG at (seed, step, global image index, element), so it does not
 // depend on how a batch is cut into micro-batches. Items are (image, channel block, row).
 #include "kernels/counter_rng.h"
+#include "kernels/family_signature.h"
 #include "kernels/ref/ref_kernels.h"
 #include "kernels/ref/ref_support.h"
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/family_signature.h"
 #include "kernels/kernel_family.h"
 #include "kernels/ref/ref_kernels.h"
 #include "kernels/ref/ref_support.h"

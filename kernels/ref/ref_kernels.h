@@ -21,6 +21,7 @@
 #pragma once
 #include <cstddef>
 
+#include "kernels/family_signature.h"
 #include "kernels/kernel_call.h"
 
 namespace unet::kernels::ref {

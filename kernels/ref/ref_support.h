@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/family_signature.h"
 #include "kernels/kernel_call.h"
 #include "kernels/kernel_family.h"
 #include "kernels/tensor_arg.h"

@@ -1,4 +1,5 @@
 // The table of reference kernels, one per family, in Family order.
+#include "kernels/family_signature.h"
 #include "kernels/kernel_registry.h"
 #include "kernels/ref/ref_kernels.h"
 

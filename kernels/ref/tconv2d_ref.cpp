@@ -1,6 +1,7 @@
 // Reference 2-D transposed convolution (Keras Conv2DTranspose) and its two gradients.
 // Input pixel (iy, ix) spreads to output pixels (iy*s - pt + ky, ix*s - pl + kx): the
 // geometry of conv2d_bwd_data, with the roles of the weight's two channel axes swapped.
+#include "kernels/family_signature.h"
 #include "kernels/kernel_family.h"
 #include "kernels/ref/ref_kernels.h"
 #include "kernels/ref/ref_support.h"

@@ -1,3 +1,4 @@
+#include "kernels/family_signature.h"
 #include "plan_checker.h"
 
 #include <algorithm>

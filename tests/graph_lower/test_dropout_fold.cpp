@@ -7,6 +7,7 @@
 #include <string>
 
 #include "graph/lower.h"
+#include "kernels/family_signature.h"
 #include "kernels/kernel_registry.h"
 #include "lower_fixtures.h"
 #include "plan/plan_validate.h"

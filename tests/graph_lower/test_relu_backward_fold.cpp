@@ -6,6 +6,7 @@
 #include <string>
 
 #include "graph/lower.h"
+#include "kernels/family_signature.h"
 #include "kernels/isa_tier.h"
 #include "kernels/kernel_registry.h"
 #include "lower_fixtures.h"

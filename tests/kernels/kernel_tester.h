@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/family_signature.h"
 #include "kernels/kernel_call.h"
 #include "kernels/kernel_family.h"
 #include "kernels/kernel_registry.h"

@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "kernels/family_signature.h"
 #include "kernels/isa_tier.h"
 #include "kernels/kernel_registry.h"
 #include "tests/kernels/kernel_tester.h"
