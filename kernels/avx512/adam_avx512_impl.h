@@ -18,15 +18,17 @@
 namespace unet::kernels::UNET_AVX512_TIER_NS {
 
 size_t adam_update_work(const KernelCall& call) {
-  return (static_cast<size_t>(call.t[0].w) + ref::kAdamChunk - 1) / ref::kAdamChunk;
+  return (static_cast<size_t>(call.t[slot::adam_update::param].w) + ref::kAdamChunk - 1) / ref::kAdamChunk;
 }
 
 void adam_update_run(const KernelCall& call, size_t begin, size_t end) {
-  const float *param = call.t[0].data, *grad = call.t[1].data, *m = call.t[2].data, *v = call.t[3].data;
-  const bool out_of_place = call.t[4].data != nullptr;  // kernel_family.h: t4-t6 take the results
-  float* param_out = out_of_place ? call.t[4].data : call.t[0].data;
-  float* m_out = out_of_place ? call.t[5].data : call.t[2].data;
-  float* v_out = out_of_place ? call.t[6].data : call.t[3].data;
+  namespace slots = slot::adam_update;
+  const float *param = call.t[slots::param].data, *grad = call.t[slots::grad].data;
+  const float *m = call.t[slots::m].data, *v = call.t[slots::v].data;
+  const bool out_of_place = call.t[slots::param_out].data != nullptr;  // param_out, m_out, v_out take the results
+  float* param_out = out_of_place ? call.t[slots::param_out].data : call.t[slots::param].data;
+  float* m_out = out_of_place ? call.t[slots::m_out].data : call.t[slots::m].data;
+  float* v_out = out_of_place ? call.t[slots::v_out].data : call.t[slots::v].data;
   // Out of place the moments' lines are not in cache (the other bank): streaming stores spare
   // reading them first, and nothing reads them before the next update of this parameter.
   // In place they were just read, so plain stores are as cheap.
@@ -39,7 +41,7 @@ void adam_update_run(const KernelCall& call, size_t begin, size_t end) {
   const __m512 epsilon = _mm512_set1_ps(call.f[2]), scale = _mm512_set1_ps(s.grad_scale);
   const __m512 lr = _mm512_set1_ps(s.lr_t);
   const size_t first = begin * ref::kAdamChunk;
-  const size_t last = std::min(end * ref::kAdamChunk, static_cast<size_t>(call.t[0].w));
+  const size_t last = std::min(end * ref::kAdamChunk, static_cast<size_t>(call.t[slot::adam_update::param].w));
   for (size_t e = first; e < last; e += kBlock) {
     const __mmask16 k = last - e >= size_t(kBlock) ? __mmask16(0xFFFF) : __mmask16((1u << (last - e)) - 1u);
     const __m512 g = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, grad + e), scale);

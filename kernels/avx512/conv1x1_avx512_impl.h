@@ -69,7 +69,8 @@ constexpr auto kBwdDataTiles1 = bwd_data_tiles<1, 1>(std::make_index_sequence<kB
 
 template <int K>
 void fwd_item(const KernelCall& call, const PlaneItem& it) {
-  const TensorArg &x = call.t[0], &w = call.t[1], &b = call.t[2], &y = call.t[3];
+  namespace slots = slot::conv2d_fwd;
+  const TensorArg &x = call.t[slots::x], &w = call.t[slots::w], &b = call.t[slots::b], &y = call.t[slots::y];
   const int ibs = channel_blocks(x.c), ob0 = it.pair * kPairBlocks;
   FwdTile<K> a{};
   a.x_blk = static_cast<int64_t>(x.h) * x.w * kBlock;
@@ -96,9 +97,9 @@ void fwd_item(const KernelCall& call, const PlaneItem& it) {
 template <int B>
 void bwd_data_items(const KernelCall& call, const PlaneSplit& s, size_t first, size_t last, int ob0,
                     int blocks, const float* wt, bool load) {
-  const TensorArg &dy = call.t[0], &dx = call.t[2];
+  const TensorArg &dy = call.t[slot::conv2d_bwd_data::dy], &dx = call.t[slot::conv2d_bwd_data::dx];
   // The folded ReLU backward, with the chunk of dy blocks that ends the sum.
-  const TensorArg& relu_y = call.t[relu_mask_slot(Family::conv2d_bwd_data)];
+  const TensorArg& relu_y = call.t[slot::conv2d_bwd_data::relu_y];
   const bool relu = relu_y.data && ob0 + blocks == channel_blocks(dy.c);
   const int64_t tap[1] = {0};
   for (size_t item = first; item < last; ++item) {
@@ -131,7 +132,8 @@ void bwd_data_items(const KernelCall& call, const PlaneSplit& s, size_t first, s
 template <int K>
 void bwd_weights_item(const KernelCall& call, int ob0, int ib) {
   constexpr int L = K == 2 ? 8 : 16;  // L input lanes x K output blocks: 16 zmm
-  const TensorArg &x = call.t[0], &dy = call.t[1], &dw = call.t[2];
+  namespace slots = slot::conv2d_bwd_weights;
+  const TensorArg &x = call.t[slots::x], &dy = call.t[slots::dy], &dw = call.t[slots::dw];
   const int ibs = channel_blocks(dw.c), in_lanes = real_lane_count(ib, dw.c);
   const int pixels = x.h * x.w;
   // Every group of L input lanes on one pixel range while it is in L1: x and dy stream once.
@@ -156,19 +158,25 @@ void bwd_weights_item(const KernelCall& call, int ob0, int ib) {
 
 }  // namespace
 
-bool conv1x1_fwd_supports(const KernelCall& call) { return is_pointwise(call, call.t[0], call.t[1], call.t[3]); }
-bool conv1x1_bwd_data_supports(const KernelCall& call) { return is_pointwise(call, call.t[2], call.t[1], call.t[0]); }
+bool conv1x1_fwd_supports(const KernelCall& call) {
+  return is_pointwise(call, call.t[slot::conv2d_fwd::x], call.t[slot::conv2d_fwd::w], call.t[slot::conv2d_fwd::y]);
+}
+bool conv1x1_bwd_data_supports(const KernelCall& call) {
+  return is_pointwise(call, call.t[slot::conv2d_bwd_data::dx], call.t[slot::conv2d_bwd_data::w],
+                      call.t[slot::conv2d_bwd_data::dy]);
+}
 bool conv1x1_bwd_weights_supports(const KernelCall& call) {
-  return is_pointwise(call, call.t[0], call.t[2], call.t[1]);
+  return is_pointwise(call, call.t[slot::conv2d_bwd_weights::x], call.t[slot::conv2d_bwd_weights::dw],
+                      call.t[slot::conv2d_bwd_weights::dy]);
 }
 
 size_t conv1x1_fwd_work(const KernelCall& call) {
-  const TensorArg &y = call.t[3];
+  const TensorArg& y = call.t[slot::conv2d_fwd::y];
   return plane_split(y, channel_blocks(y.c)).items();
 }
 
 void conv1x1_fwd_run(const KernelCall& call, size_t begin, size_t end) {
-  const TensorArg &y = call.t[3];
+  const TensorArg& y = call.t[slot::conv2d_fwd::y];
   const int obs = channel_blocks(y.c);
   const PlaneSplit s = plane_split(y, obs);
   for (size_t item = begin; item < end; ++item) {
@@ -179,12 +187,13 @@ void conv1x1_fwd_run(const KernelCall& call, size_t begin, size_t end) {
 }
 
 size_t conv1x1_bwd_data_work(const KernelCall& call) {
-  const TensorArg &dx = call.t[2];
+  const TensorArg& dx = call.t[slot::conv2d_bwd_data::dx];
   return plane_split(dx, channel_blocks(dx.c)).items();
 }
 
 void conv1x1_bwd_data_run(const KernelCall& call, size_t begin, size_t end) {
-  const TensorArg &dy = call.t[0], &w = call.t[1], &dx = call.t[2];
+  namespace slots = slot::conv2d_bwd_data;
+  const TensorArg &dy = call.t[slots::dy], &w = call.t[slots::w], &dx = call.t[slots::dx];
   const int ibs = channel_blocks(dx.c), obs = channel_blocks(dy.c);
   const PlaneSplit s = plane_split(dx, ibs);
   const size_t per_pair = size_t(s.images) * s.ranges;
@@ -211,12 +220,13 @@ void conv1x1_bwd_data_run(const KernelCall& call, size_t begin, size_t end) {
 }
 
 size_t conv1x1_bwd_weights_work(const KernelCall& call) {
-  const TensorArg &dw = call.t[2];
+  const TensorArg& dw = call.t[slot::conv2d_bwd_weights::dw];
   return size_t((channel_blocks(dw.n) + kPairBlocks - 1) / kPairBlocks) * channel_blocks(dw.c);
 }
 
 void conv1x1_bwd_weights_run(const KernelCall& call, size_t begin, size_t end) {
-  const TensorArg &dy = call.t[1], &dw = call.t[2], &db = call.t[3];
+  namespace slots = slot::conv2d_bwd_weights;
+  const TensorArg &dy = call.t[slots::dy], &dw = call.t[slots::dw], &db = call.t[slots::db];
   const int ibs = channel_blocks(dw.c), obs = channel_blocks(dw.n);
   for (size_t item = begin; item < end; ++item) {
     const int ib = static_cast<int>(item % ibs), ob0 = static_cast<int>(item / ibs) * kPairBlocks;

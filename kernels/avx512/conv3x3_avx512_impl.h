@@ -487,8 +487,8 @@ void conv_rows(TileArgs a, int ocb, int h, int w, int y0, int y1) {
 // With a folded max-pool (pool_y), an item's rows come in pairs, pooled once its last pass
 // has written them (still in L1 / L2).
 Split forward_split(const KernelCall& call) {
-  const TensorArg& y = call.t[3];
-  const bool pool = call.t[pool_epilogue_slot(Family::conv2d_fwd)].data != nullptr;
+  const TensorArg& y = call.t[slot::conv2d_fwd::y];
+  const bool pool = call.t[slot::conv2d_fwd::pool_y].data != nullptr;
   const int groups = (channel_blocks(y.c) + kMaxChannelBlocks - 1) / kMaxChannelBlocks;
   return split_of(y.n, y.h, y.w, groups, kForwardPixelsPerItem, pool ? kFoldedPoolWindow : 1);
 }
@@ -521,8 +521,9 @@ std::pair<int, int> new_input_rows(const ItemCoords& c, const ItemCoords* prev, 
 }
 
 void fwd_run(const KernelCall& call, size_t begin, size_t end) {
-  const TensorArg &x = call.t[0], &w = call.t[1], &b = call.t[2], &y = call.t[3];
-  const TensorArg& pool_y = call.t[pool_epilogue_slot(Family::conv2d_fwd)];
+  namespace slots = slot::conv2d_fwd;
+  const TensorArg &x = call.t[slots::x], &w = call.t[slots::w], &b = call.t[slots::b], &y = call.t[slots::y];
+  const TensorArg& pool_y = call.t[slot::conv2d_fwd::pool_y];
   std::optional<DropoutMask> dropout;
   if (call.i[kAttrFoldedDropout]) dropout.emplace(call, y);
   const int obs = channel_blocks(y.c), ibs = channel_blocks(x.c);
@@ -627,7 +628,7 @@ UNET_INLINE void transpose16(const float* src, float* dst) {
 }
 
 size_t bwd_data_work(const KernelCall& call) {
-  const TensorArg& dx = call.t[2];
+  const TensorArg& dx = call.t[slot::conv2d_bwd_data::dx];
   const int groups = (channel_blocks(dx.c) + kMaxChannelBlocks - 1) / kMaxChannelBlocks;
   return split_of(dx.n, dx.h, dx.w, groups, kBackwardPixelsPerItem).items();
 }
@@ -637,8 +638,9 @@ size_t bwd_data_work(const KernelCall& call) {
 constexpr int kDyBlocksPerPass = 2;
 
 void bwd_data_run(const KernelCall& call, size_t begin, size_t end) {
-  const TensorArg &dy = call.t[0], &w = call.t[1], &dx = call.t[2];
-  const TensorArg& relu_y = call.t[relu_mask_slot(Family::conv2d_bwd_data)];
+  namespace slots = slot::conv2d_bwd_data;
+  const TensorArg &dy = call.t[slots::dy], &w = call.t[slots::w], &dx = call.t[slots::dx];
+  const TensorArg& relu_y = call.t[slot::conv2d_bwd_data::relu_y];
   const int obs = channel_blocks(dy.c), ibs = channel_blocks(dx.c);
   const Split s = split_of(dx.n, dx.h, dx.w, (ibs + kMaxChannelBlocks - 1) / kMaxChannelBlocks,
                            kBackwardPixelsPerItem);
@@ -705,8 +707,13 @@ void bwd_data_run(const KernelCall& call, size_t begin, size_t end) {
 
 }  // namespace
 
-bool conv3x3_fwd_supports(const KernelCall& call) { return is_same_3x3(call.t[0], call.t[1], call.t[3], call); }
-bool conv3x3_bwd_data_supports(const KernelCall& call) { return is_same_3x3(call.t[0], call.t[1], call.t[2], call); }
+bool conv3x3_fwd_supports(const KernelCall& call) {
+  return is_same_3x3(call.t[slot::conv2d_fwd::x], call.t[slot::conv2d_fwd::w], call.t[slot::conv2d_fwd::y], call);
+}
+bool conv3x3_bwd_data_supports(const KernelCall& call) {
+  return is_same_3x3(call.t[slot::conv2d_bwd_data::dy], call.t[slot::conv2d_bwd_data::w],
+                     call.t[slot::conv2d_bwd_data::dx], call);
+}
 size_t conv3x3_fwd_work(const KernelCall& call) { return fwd_work(call); }
 void conv3x3_fwd_run(const KernelCall& call, size_t begin, size_t end) { fwd_run(call, begin, end); }
 size_t conv3x3_bwd_data_work(const KernelCall& call) { return bwd_data_work(call); }

@@ -81,7 +81,7 @@ Unit unit_at(const TensorArg& x, const TensorArg& dy, int group, int ib) {
 }
 
 size_t bwd_weights_work(const KernelCall& call) {
-  const TensorArg &x = call.t[0], &dy = call.t[1];
+  const TensorArg &x = call.t[slot::conv2d_bwd_weights::x], &dy = call.t[slot::conv2d_bwd_weights::dy];
   if (x.c == 1) return size_t(channel_blocks(dy.c));
   const int groups = (channel_blocks(dy.c) + kMaxWeightBlocks - 1) / kMaxWeightBlocks;
   size_t items = 0;
@@ -144,7 +144,8 @@ void one_channel_item(const TensorArg& x, const float* g0, int64_t g_image, floa
 // selection folded away (most ranges are whole units: every unit, for one thread).
 template <bool WHOLE>
 void run_unit(const KernelCall& call, const Unit& u, int i0, int i1, const float** rows) {
-  const TensorArg &x = call.t[0], &dy = call.t[1], &dw = call.t[2], &db = call.t[3];
+  namespace slots = slot::conv2d_bwd_weights;
+  const TensorArg &x = call.t[slots::x], &dy = call.t[slots::dy], &dw = call.t[slots::dw], &db = call.t[slots::db];
   const int ibs = channel_blocks(x.c);
   const int ob = u.ob, ocb = u.ocb, ib = u.ib;
   const int64_t plane = int64_t(x.h) * x.w * kBlock;
@@ -248,7 +249,8 @@ void run_unit(const KernelCall& call, const Unit& u, int i0, int i1, const float
 }
 
 void bwd_weights_run(const KernelCall& call, size_t begin, size_t end) {
-  const TensorArg &x = call.t[0], &dy = call.t[1], &dw = call.t[2], &db = call.t[3];
+  namespace slots = slot::conv2d_bwd_weights;
+  const TensorArg &x = call.t[slots::x], &dy = call.t[slots::dy], &dw = call.t[slots::dw], &db = call.t[slots::db];
   const float* rows[2 * kMaxChunkRows];  // per row of a pass: x row, dy row
   if (x.c == 1) {
     for (size_t item = begin; item < end; ++item) {
@@ -280,7 +282,10 @@ void bwd_weights_run(const KernelCall& call, size_t begin, size_t end) {
 }
 }  // namespace
 
-bool conv3x3_bwd_weights_supports(const KernelCall& call) { return covered(call.t[0], call.t[2], call.t[1], call); }
+bool conv3x3_bwd_weights_supports(const KernelCall& call) {
+  return covered(call.t[slot::conv2d_bwd_weights::x], call.t[slot::conv2d_bwd_weights::dw],
+                 call.t[slot::conv2d_bwd_weights::dy], call);
+}
 size_t conv3x3_bwd_weights_work(const KernelCall& call) { return bwd_weights_work(call); }
 void conv3x3_bwd_weights_run(const KernelCall& call, size_t begin, size_t end) {
   bwd_weights_run(call, begin, end);

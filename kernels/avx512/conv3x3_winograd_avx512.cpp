@@ -89,7 +89,8 @@ bool same_3x3_ok(const TensorArg& in, const TensorArg& w, const TensorArg& out, 
 }
 
 bool fwd_shape_ok(const KernelCall& call) {
-  const TensorArg &x = call.t[0], &w = call.t[1], &y = call.t[3];
+  namespace slots = slot::conv2d_fwd;
+  const TensorArg &x = call.t[slots::x], &w = call.t[slots::w], &y = call.t[slots::y];
   const auto act = static_cast<Activation>(call.i[kAttrActivation]);
   return same_3x3_ok(x, w, y, call) && w.c == x.c && w.n == y.c &&
          (act == Activation::none || act == Activation::relu);
@@ -97,7 +98,8 @@ bool fwd_shape_ok(const KernelCall& call) {
 
 // The forward conv's weights are [C_out = dy.c][C_in = dx.c].
 bool bwd_data_shape_ok(const KernelCall& call) {
-  const TensorArg &dy = call.t[0], &w = call.t[1], &dx = call.t[2];
+  namespace slots = slot::conv2d_bwd_data;
+  const TensorArg &dy = call.t[slots::dy], &w = call.t[slots::w], &dx = call.t[slots::dx];
   const int acc = call.i[kAttrAccumulate];
   return same_3x3_ok(dy, w, dx, call) && w.n == dy.c && w.c == dx.c && (acc == 0 || acc == 1);
 }
@@ -433,8 +435,9 @@ void run_items(const Layout& l, const TensorArg& in, const LoadTaps& load_taps, 
 }
 
 void fwd_run_items(const KernelCall& call, size_t begin, size_t end) {
-  const TensorArg &x = call.t[0], &w = call.t[1], &b = call.t[2], &y = call.t[3];
-  const TensorArg& pool_y = call.t[pool_epilogue_slot(Family::conv2d_fwd)];
+  namespace slots = slot::conv2d_fwd;
+  const TensorArg &x = call.t[slots::x], &w = call.t[slots::w], &b = call.t[slots::b], &y = call.t[slots::y];
+  const TensorArg& pool_y = call.t[slot::conv2d_fwd::pool_y];
   std::optional<DropoutMask> dropout;
   if (call.i[kAttrFoldedDropout]) dropout.emplace(call, y);
   ForwardEpilogue epilogue{b.data, static_cast<Activation>(call.i[kAttrActivation]) == Activation::relu,
@@ -443,8 +446,9 @@ void fwd_run_items(const KernelCall& call, size_t begin, size_t end) {
 }
 
 void bwd_data_run_items(const KernelCall& call, size_t begin, size_t end) {
-  const TensorArg &dy = call.t[0], &w = call.t[1], &dx = call.t[2];
-  BackwardDataEpilogue epilogue{call.i[kAttrAccumulate] != 0, dx, call.t[relu_mask_slot(Family::conv2d_bwd_data)]};
+  namespace slots = slot::conv2d_bwd_data;
+  const TensorArg &dy = call.t[slots::dy], &w = call.t[slots::w], &dx = call.t[slots::dx];
+  BackwardDataEpilogue epilogue{call.i[kAttrAccumulate] != 0, dx, call.t[slot::conv2d_bwd_data::relu_y]};
   run_items(layout_of(dy, dx), dy, BackwardDataTaps{w.data, channel_blocks(w.c)}, epilogue, begin, end);
 }
 
@@ -453,7 +457,7 @@ void bwd_data_run_items(const KernelCall& call, size_t begin, size_t end) {
 bool conv3x3_wino_fwd_supports(const KernelCall& call) { return fwd_shape_ok(call); }
 
 size_t conv3x3_wino_fwd_work(const KernelCall& call) {
-  const Layout l = layout_of(call.t[0], call.t[3]);
+  const Layout l = layout_of(call.t[slot::conv2d_fwd::x], call.t[slot::conv2d_fwd::y]);
   return size_t(l.groups) * l.blocks;
 }
 
@@ -464,7 +468,7 @@ void conv3x3_wino_fwd_run(const KernelCall& call, size_t begin, size_t end) {
 bool conv3x3_wino_bwd_data_supports(const KernelCall& call) { return bwd_data_shape_ok(call); }
 
 size_t conv3x3_wino_bwd_data_work(const KernelCall& call) {
-  const Layout l = layout_of(call.t[0], call.t[2]);
+  const Layout l = layout_of(call.t[slot::conv2d_bwd_data::dy], call.t[slot::conv2d_bwd_data::dx]);
   return size_t(l.groups) * l.blocks;
 }
 

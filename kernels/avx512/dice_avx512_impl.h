@@ -32,10 +32,14 @@ UNET_SIMD_INLINE __mmask16 first_lanes(int count) {
 
 }  // namespace
 
-size_t sigmoid_dice_fwd_work(const KernelCall& call) { return static_cast<size_t>(call.t[0].n); }
+size_t sigmoid_dice_fwd_work(const KernelCall& call) {
+  return static_cast<size_t>(call.t[slot::sigmoid_dice_fwd::z].n);
+}
 
 void sigmoid_dice_fwd_run(const KernelCall& call, size_t begin, size_t end) {
-  const TensorArg &z = call.t[0], &target = call.t[1], &p = call.t[2], &partials = call.t[3];
+  namespace slots = slot::sigmoid_dice_fwd;
+  const TensorArg &z = call.t[slots::z], &target = call.t[slots::target], &p = call.t[slots::p],
+                  &partials = call.t[slots::partials];
   const int pixels = z.h * z.w;
   const __m512i lane0 = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
                                            _mm512_set1_epi32(kBlock));
@@ -62,10 +66,13 @@ void sigmoid_dice_fwd_run(const KernelCall& call, size_t begin, size_t end) {
   }
 }
 
-size_t sigmoid_dice_bwd_work(const KernelCall& call) { return static_cast<size_t>(call.t[0].n); }
+size_t sigmoid_dice_bwd_work(const KernelCall& call) {
+  return static_cast<size_t>(call.t[slot::sigmoid_dice_bwd::p].n);
+}
 
 void sigmoid_dice_bwd_run(const KernelCall& call, size_t begin, size_t end) {
-  const TensorArg &p = call.t[0], &target = call.t[1], &dz = call.t[2];
+  namespace slots = slot::sigmoid_dice_bwd;
+  const TensorArg &p = call.t[slots::p], &target = call.t[slots::target], &dz = call.t[slots::dz];
   const StepScalars defaults{};
   const StepScalars& s = call.step ? *call.step : defaults;
   const __m512 a = _mm512_set1_ps(s.dice_a), b = _mm512_set1_ps(s.dice_b), one = _mm512_set1_ps(1.f);

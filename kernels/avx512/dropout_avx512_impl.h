@@ -23,7 +23,9 @@ namespace {
 // backward zeroes the lanes where it is <= 0.
 void dropout_rows(const KernelCall& call, bool accumulate, const TensorArg& relu_y, size_t begin,
                   size_t end) {
-  const TensorArg &in = call.t[0], &out = call.t[1];
+  // dropout_fwd's x and y sit where dropout_bwd's dy and dx do.
+  static_assert(slot::dropout_fwd::x == slot::dropout_bwd::dy && slot::dropout_fwd::y == slot::dropout_bwd::dx);
+  const TensorArg &in = call.t[slot::dropout_fwd::x], &out = call.t[slot::dropout_fwd::y];
   const DropoutMask mask(call, in);
   const size_t rows = size_t(channel_blocks(in.c)) * in.h;
   for (size_t item = begin; item < end; ++item) {
@@ -37,7 +39,7 @@ void dropout_rows(const KernelCall& call, bool accumulate, const TensorArg& relu
 }  // namespace
 
 size_t dropout_fwd_work(const KernelCall& call) {
-  const TensorArg& x = call.t[0];
+  const TensorArg& x = call.t[slot::dropout_fwd::x];
   return size_t(x.n) * channel_blocks(x.c) * x.h;
 }
 
@@ -48,7 +50,7 @@ void dropout_fwd_run(const KernelCall& call, size_t begin, size_t end) {
 size_t dropout_bwd_work(const KernelCall& call) { return dropout_fwd_work(call); }
 
 void dropout_bwd_run(const KernelCall& call, size_t begin, size_t end) {
-  dropout_rows(call, call.i[kAttrAccumulate] != 0, call.t[relu_mask_slot(Family::dropout_bwd)], begin, end);
+  dropout_rows(call, call.i[kAttrAccumulate] != 0, call.t[slot::dropout_bwd::relu_y], begin, end);
 }
 
 }  // namespace unet::kernels::UNET_AVX512_TIER_NS

@@ -36,7 +36,7 @@ UNET_SIMD_INLINE BlockRow block_row(const TensorArg& t, size_t item) {
 // dy (in place) *= derivative(y) on real lanes, zero on padding lanes.
 template <typename Derivative>
 void scale_rows(const KernelCall& call, size_t begin, size_t end, Derivative derivative) {
-  const TensorArg &y = call.t[0], &dy = call.t[1];
+  const TensorArg &y = call.t[slot::activation_bwd::y], &dy = call.t[slot::activation_bwd::dy];
   for (size_t item = begin; item < end; ++item) {
     const BlockRow r = block_row(dy, item);
     const __mmask16 lanes = real_lanes(r.cb, dy.c);
@@ -51,7 +51,7 @@ void scale_rows(const KernelCall& call, size_t begin, size_t end, Derivative der
 
 }  // namespace
 
-size_t relu_bwd_work(const KernelCall& call) { return block_rows(call.t[1]); }
+size_t relu_bwd_work(const KernelCall& call) { return block_rows(call.t[slot::relu_bwd::dy]); }
 
 void relu_bwd_run(const KernelCall& call, size_t begin, size_t end) {
   scale_rows(call, begin, end, [](__m512 y) {
@@ -59,16 +59,16 @@ void relu_bwd_run(const KernelCall& call, size_t begin, size_t end) {
   });
 }
 
-size_t sigmoid_bwd_work(const KernelCall& call) { return block_rows(call.t[1]); }
+size_t sigmoid_bwd_work(const KernelCall& call) { return block_rows(call.t[slot::sigmoid_bwd::dy]); }
 
 void sigmoid_bwd_run(const KernelCall& call, size_t begin, size_t end) {
   scale_rows(call, begin, end, [](__m512 y) { return _mm512_mul_ps(y, _mm512_sub_ps(_mm512_set1_ps(1.f), y)); });
 }
 
-size_t copy_channels_work(const KernelCall& call) { return block_rows(call.t[0]); }
+size_t copy_channels_work(const KernelCall& call) { return block_rows(call.t[slot::copy_channels::x]); }
 
 void copy_channels_run(const KernelCall& call, size_t begin, size_t end) {
-  const TensorArg &x = call.t[0], &y = call.t[1];
+  const TensorArg &x = call.t[slot::copy_channels::x], &y = call.t[slot::copy_channels::y];
   const bool accumulate = call.i[kAttrAccumulate] != 0;
   for (size_t item = begin; item < end; ++item) {
     const BlockRow r = block_row(x, item);

@@ -23,12 +23,12 @@ namespace unet::kernels::UNET_AVX512_TIER_NS {
 
 // Items: (image, channel block) of the output (forward) or of dx (backward).
 size_t maxpool2d_fwd_work(const KernelCall& call) {
-  const TensorArg& y = call.t[1];
+  const TensorArg& y = call.t[slot::maxpool2d_fwd::y];
   return size_t(y.n) * channel_blocks(y.c);
 }
 
 void maxpool2d_fwd_run(const KernelCall& call, size_t begin, size_t end) {
-  const TensorArg &x = call.t[0], &y = call.t[1];
+  const TensorArg &x = call.t[slot::maxpool2d_fwd::x], &y = call.t[slot::maxpool2d_fwd::y];
   const int stride = call.i[kAttrStride], window = call.i[kAttrWindow];
   const int cbs = channel_blocks(y.c);
   for (size_t item = begin; item < end; ++item) {
@@ -52,13 +52,14 @@ void mask_by_relu(float* dx, const float* relu_y, int w, int y0, int y1, int x0,
 }  // namespace
 
 size_t maxpool2d_bwd_work(const KernelCall& call) {
-  const TensorArg& dx = call.t[3];
+  const TensorArg& dx = call.t[slot::maxpool2d_bwd::dx];
   return size_t(dx.n) * channel_blocks(dx.c);
 }
 
 void maxpool2d_bwd_run(const KernelCall& call, size_t begin, size_t end) {
-  const TensorArg &x = call.t[0], &y = call.t[1], &dy = call.t[2], &dx = call.t[3];
-  const TensorArg& relu_y = call.t[relu_mask_slot(Family::maxpool2d_bwd)];
+  namespace slots = slot::maxpool2d_bwd;
+  const TensorArg &x = call.t[slots::x], &y = call.t[slots::y], &dy = call.t[slots::dy], &dx = call.t[slots::dx];
+  const TensorArg& relu_y = call.t[slot::maxpool2d_bwd::relu_y];
   const int stride = call.i[kAttrStride], window = call.i[kAttrWindow];
   const bool accumulate = call.i[kAttrAccumulate] != 0;
   // Windows that tile the input without overlap write each dx pixel once: no zeroing pass,

@@ -174,7 +174,8 @@ constexpr std::array<TconvFwdTileFn, sizeof...(I)> tconv_fwd_tiles(std::index_se
 constexpr auto kFwdTiles = tconv_fwd_tiles(std::make_index_sequence<kFwdPixels>{});
 
 void fwd_item(const KernelCall& call, const RangeSplit& s, size_t item) {
-  const TensorArg &x = call.t[0], &w = call.t[1], &b = call.t[2], &y = call.t[3];
+  namespace slots = slot::tconv2d_fwd;
+  const TensorArg &x = call.t[slots::x], &w = call.t[slots::w], &b = call.t[slots::b], &y = call.t[slots::y];
   const RangeItem it = range_item(s, item);
   const int ob = it.group, ibs = channel_blocks(x.c);
   TconvFwdTile a{};
@@ -303,7 +304,7 @@ void transpose_group(const TensorArg& w, int g, float* wt) {
 }
 
 void bwd_data_item(const KernelCall& call, const RangeItem& it, const float* wt_group, bool accumulate) {
-  const TensorArg &dy = call.t[0], &dx = call.t[2];
+  const TensorArg &dy = call.t[slot::tconv2d_bwd_data::dy], &dx = call.t[slot::tconv2d_bwd_data::dx];
   const int ibs = channel_blocks(dx.c), obs = channel_blocks(dy.c), ib0 = it.group * kBwdDataBlocks;
   TconvBwdDataTile a{};
   a.dy_row = static_cast<int64_t>(dy.w) * kBlock;
@@ -313,7 +314,7 @@ void bwd_data_item(const KernelCall& call, const RangeItem& it, const float* wt_
   for (int b = 0; b < kBwdDataBlocks; ++b) a.lanes[b] = b < a.nb ? real_lanes(ib0 + b, dx.c) : 0;
   const float* dy_img = dy.block(it.n, 0);
   float* dx_grp = dx.block(it.n, ib0);
-  const TensorArg& relu_y = call.t[relu_mask_slot(Family::tconv2d_bwd_data)];
+  const TensorArg& relu_y = call.t[slot::tconv2d_bwd_data::relu_y];
   const float* relu_grp = relu_y.data ? relu_y.block(it.n, ib0) : nullptr;
   // Passes over the range, each with the transposed weights of a few dy blocks (in L1); the
   // partial dx of the range waits in L1 / L2 between passes.
@@ -414,7 +415,8 @@ void add_bias_sum(float* db, int ob, __mmask16 lanes, __m512d lo, __m512d hi) {
 // pass over a few rows of an image serves all of them while its x and dy are in L1, so x and
 // dy stream from memory about once per panel.
 void bwd_weights_panel(const KernelCall& call, size_t first, size_t last) {
-  const TensorArg &x = call.t[0], &dy = call.t[1], &dw = call.t[2], &db = call.t[3];
+  namespace slots = slot::tconv2d_bwd_weights;
+  const TensorArg &x = call.t[slots::x], &dy = call.t[slots::dy], &dw = call.t[slots::dw], &db = call.t[slots::db];
   const int ibs = channel_blocks(dw.c), count = static_cast<int>(last - first);
   const int rows_per_pass = std::clamp(kBwdWeightsPassPixels / x.w, 1, x.h);
   alignas(64) float sum[kPanelItems][kBlock][kPhases][kBlock] = {};
@@ -475,18 +477,21 @@ void bwd_weights_panel(const KernelCall& call, size_t first, size_t last) {
 
 }  // namespace
 
-bool tconv2d_fwd_supports(const KernelCall& call) { return is_2x2_stride2(call, call.t[0], call.t[1], call.t[3]); }
+bool tconv2d_fwd_supports(const KernelCall& call) {
+  return is_2x2_stride2(call, call.t[slot::tconv2d_fwd::x], call.t[slot::tconv2d_fwd::w], call.t[slot::tconv2d_fwd::y]);
+}
 bool tconv2d_bwd_weights_supports(const KernelCall& call) {
-  return is_2x2_stride2(call, call.t[0], call.t[2], call.t[1]);
+  return is_2x2_stride2(call, call.t[slot::tconv2d_bwd_weights::x], call.t[slot::tconv2d_bwd_weights::dw],
+                        call.t[slot::tconv2d_bwd_weights::dy]);
 }
 
 size_t tconv2d_fwd_work(const KernelCall& call) {
-  const TensorArg &x = call.t[0], &y = call.t[3];
+  const TensorArg &x = call.t[slot::tconv2d_fwd::x], &y = call.t[slot::tconv2d_fwd::y];
   return range_split(x, channel_blocks(y.c)).items();
 }
 
 void tconv2d_fwd_run(const KernelCall& call, size_t begin, size_t end) {
-  const TensorArg &x = call.t[0], &y = call.t[3];
+  const TensorArg &x = call.t[slot::tconv2d_fwd::x], &y = call.t[slot::tconv2d_fwd::y];
   const RangeSplit s = range_split(x, channel_blocks(y.c));
   for (size_t item = begin; item < end; ++item) fwd_item(call, s, item);
 }
@@ -497,19 +502,20 @@ constexpr int kMaxBwdDataDyBlocks = 32;
 static_assert(kMaxBwdDataDyBlocks * kTransposedBlockFloats * sizeof(float) <= kMaxKernelStackBytes / 2);
 
 bool bwd_data_fast(const KernelCall& call) {
-  const TensorArg &dy = call.t[0], &w = call.t[1], &dx = call.t[2];
+  namespace slots = slot::tconv2d_bwd_data;
+  const TensorArg &dy = call.t[slots::dy], &w = call.t[slots::w], &dx = call.t[slots::dx];
   return is_2x2_stride2(call, dx, w, dy) && channel_blocks(dy.c) <= kMaxBwdDataDyBlocks;
 }
 
 bool tconv2d_bwd_data_supports(const KernelCall& call) { return bwd_data_fast(call); }
 
 size_t tconv2d_bwd_data_work(const KernelCall& call) {
-  const TensorArg& dx = call.t[2];
+  const TensorArg& dx = call.t[slot::tconv2d_bwd_data::dx];
   return range_split(dx, (channel_blocks(dx.c) + kBwdDataBlocks - 1) / kBwdDataBlocks).items();
 }
 
 void tconv2d_bwd_data_run(const KernelCall& call, size_t begin, size_t end) {
-  const TensorArg &w = call.t[1], &dx = call.t[2];
+  const TensorArg &w = call.t[slot::tconv2d_bwd_data::w], &dx = call.t[slot::tconv2d_bwd_data::dx];
   const int groups = (channel_blocks(dx.c) + kBwdDataBlocks - 1) / kBwdDataBlocks;
   const RangeSplit s = range_split(dx, groups);
   const bool accumulate = call.i[kAttrAccumulate] != 0;
@@ -528,7 +534,7 @@ void tconv2d_bwd_data_run(const KernelCall& call, size_t begin, size_t end) {
 }
 
 size_t tconv2d_bwd_weights_work(const KernelCall& call) {
-  const TensorArg &dw = call.t[2];
+  const TensorArg& dw = call.t[slot::tconv2d_bwd_weights::dw];
   return size_t(channel_blocks(dw.n)) * channel_blocks(dw.c);
 }
 

@@ -19,12 +19,12 @@ namespace unet::kernels::UNET_AVX512_TIER_NS {
 
 // Items: (image, channel block) of the output.
 size_t upsample2d_fwd_work(const KernelCall& call) {
-  const TensorArg& y = call.t[1];
+  const TensorArg& y = call.t[slot::upsample2d_fwd::y];
   return size_t(y.n) * channel_blocks(y.c);
 }
 
 void upsample2d_fwd_run(const KernelCall& call, size_t begin, size_t end) {
-  const TensorArg &x = call.t[0], &y = call.t[1];
+  const TensorArg &x = call.t[slot::upsample2d_fwd::x], &y = call.t[slot::upsample2d_fwd::y];
   const int f = call.i[kAttrWindow];
   const int cbs = channel_blocks(y.c);
   for (size_t item = begin; item < end; ++item) {
@@ -43,12 +43,12 @@ void upsample2d_fwd_run(const KernelCall& call, size_t begin, size_t end) {
 
 // Items: (image, channel block) of dx.
 size_t upsample2d_bwd_work(const KernelCall& call) {
-  const TensorArg& dx = call.t[1];
+  const TensorArg& dx = call.t[slot::upsample2d_bwd::dx];
   return size_t(dx.n) * channel_blocks(dx.c);
 }
 
 void upsample2d_bwd_run(const KernelCall& call, size_t begin, size_t end) {
-  const TensorArg &dy = call.t[0], &dx = call.t[1];
+  const TensorArg &dy = call.t[slot::upsample2d_bwd::dy], &dx = call.t[slot::upsample2d_bwd::dx];
   const int f = call.i[kAttrWindow];
   const bool accumulate = call.i[kAttrAccumulate] != 0;
   const int cbs = channel_blocks(dx.c);

@@ -9,15 +9,17 @@
 namespace unet::kernels::ref {
 
 size_t adam_update_work(const KernelCall& call) {
-  return (static_cast<size_t>(call.t[0].w) + kAdamChunk - 1) / kAdamChunk;
+  return (static_cast<size_t>(call.t[slot::adam_update::param].w) + kAdamChunk - 1) / kAdamChunk;
 }
 
 void adam_update_run(const KernelCall& call, size_t begin, size_t end) {
-  const TensorArg &param = call.t[0], &grad = call.t[1], &m = call.t[2], &v = call.t[3];
-  const bool out_of_place = call.t[4].data != nullptr;
-  float* param_out = out_of_place ? call.t[4].data : param.data;
-  float* m_out = out_of_place ? call.t[5].data : m.data;
-  float* v_out = out_of_place ? call.t[6].data : v.data;
+  namespace slots = slot::adam_update;
+  const TensorArg &param = call.t[slots::param], &grad = call.t[slots::grad], &m = call.t[slots::m],
+                  &v = call.t[slots::v];
+  const bool out_of_place = call.t[slots::param_out].data != nullptr;
+  float* param_out = out_of_place ? call.t[slots::param_out].data : param.data;
+  float* m_out = out_of_place ? call.t[slots::m_out].data : m.data;
+  float* v_out = out_of_place ? call.t[slots::v_out].data : v.data;
   const float beta1 = call.f[0], beta2 = call.f[1], epsilon = call.f[2];
   const StepScalars& s = step_of(call);
   const size_t last = std::min(end * kAdamChunk, static_cast<size_t>(param.w));

@@ -18,10 +18,11 @@ const float* weights_over_outputs(const TensorArg& w, int o0, int i, int ky, int
 
 // ---- forward: items are (image, output-channel block) ----
 
-size_t conv2d_fwd_work(const KernelCall& call) { return image_block_count(call.t[3]); }
+size_t conv2d_fwd_work(const KernelCall& call) { return image_block_count(call.t[slot::conv2d_fwd::y]); }
 
 void conv2d_fwd_run(const KernelCall& call, size_t begin, size_t end) {
-  const TensorArg &x = call.t[0], &w = call.t[1], &b = call.t[2], &y = call.t[3];
+  namespace slots = slot::conv2d_fwd;
+  const TensorArg &x = call.t[slots::x], &w = call.t[slots::w], &b = call.t[slots::b], &y = call.t[slots::y];
   const ConvGeometry g = conv_geometry(call);
   const auto act = static_cast<Activation>(call.i[kAttrActivation]);
   for (size_t item = begin; item < end; ++item) {
@@ -48,7 +49,7 @@ void conv2d_fwd_run(const KernelCall& call, size_t begin, size_t end) {
         store_pixel(pixel(y, n, ob, oy, ox), acc, o0, y.c, false);
       }
     if (call.i[kAttrFoldedDropout]) dropout_block_in_place(call, y, n, ob);
-    const TensorArg& pool_y = call.t[pool_epilogue_slot(Family::conv2d_fwd)];
+    const TensorArg& pool_y = call.t[slot::conv2d_fwd::pool_y];
     if (pool_y.data) maxpool2d_block(y, pool_y, n, ob, kFoldedPoolWindow, kFoldedPoolWindow);
   }
 }
@@ -57,10 +58,11 @@ void conv2d_fwd_run(const KernelCall& call, size_t begin, size_t end) {
 // dx[n,i,iy,ix] = sum over (o, ky, kx) of dy[n,o,oy,ox] * w[o,i,ky,kx] for every output
 // pixel (oy, ox) that read (iy, ix) through tap (ky, kx).
 
-size_t conv2d_bwd_data_work(const KernelCall& call) { return image_block_count(call.t[2]); }
+size_t conv2d_bwd_data_work(const KernelCall& call) { return image_block_count(call.t[slot::conv2d_bwd_data::dx]); }
 
 void conv2d_bwd_data_run(const KernelCall& call, size_t begin, size_t end) {
-  const TensorArg &dy = call.t[0], &w = call.t[1], &dx = call.t[2];
+  namespace slots = slot::conv2d_bwd_data;
+  const TensorArg &dy = call.t[slots::dy], &w = call.t[slots::w], &dx = call.t[slots::dx];
   const ConvGeometry g = conv_geometry(call);
   const bool accumulate = accumulates(call);
   for (size_t item = begin; item < end; ++item) {
@@ -93,12 +95,13 @@ void conv2d_bwd_data_run(const KernelCall& call, size_t begin, size_t end) {
 // db[o] += sum of dy[n,o,..] (by the items of input block 0).
 
 size_t conv2d_bwd_weights_work(const KernelCall& call) {
-  const TensorArg& dw = call.t[2];
+  const TensorArg& dw = call.t[slot::conv2d_bwd_weights::dw];
   return static_cast<size_t>(channel_blocks(dw.n)) * channel_blocks(dw.c);
 }
 
 void conv2d_bwd_weights_run(const KernelCall& call, size_t begin, size_t end) {
-  const TensorArg &x = call.t[0], &dy = call.t[1], &dw = call.t[2], &db = call.t[3];
+  namespace slots = slot::conv2d_bwd_weights;
+  const TensorArg &x = call.t[slots::x], &dy = call.t[slots::dy], &dw = call.t[slots::dw], &db = call.t[slots::db];
   const ConvGeometry g = conv_geometry(call);
   const int ibs = channel_blocks(dw.c);
   for (size_t item = begin; item < end; ++item) {

@@ -6,10 +6,10 @@
 
 namespace unet::kernels::ref {
 
-size_t copy_channels_work(const KernelCall& call) { return block_row_count(call.t[0]); }
+size_t copy_channels_work(const KernelCall& call) { return block_row_count(call.t[slot::copy_channels::x]); }
 
 void copy_channels_run(const KernelCall& call, size_t begin, size_t end) {
-  const TensorArg &x = call.t[0], &y = call.t[1];
+  const TensorArg &x = call.t[slot::copy_channels::x], &y = call.t[slot::copy_channels::y];
   const bool accumulate = accumulates(call);
   for (size_t item = begin; item < end; ++item) {
     const auto [n, cb, row] = block_row_of(x, item);

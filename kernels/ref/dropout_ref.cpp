@@ -48,17 +48,17 @@ void dropout_block_in_place(const KernelCall& call, const TensorArg& t, int n, i
   for (int y = 0; y < t.h; ++y) mask_row(call, t, t, false, n, cb, y);
 }
 
-size_t dropout_fwd_work(const KernelCall& call) { return block_row_count(call.t[0]); }
+size_t dropout_fwd_work(const KernelCall& call) { return block_row_count(call.t[slot::dropout_fwd::x]); }
 
 void dropout_fwd_run(const KernelCall& call, size_t begin, size_t end) {
-  apply_mask(call, call.t[0], call.t[1], false, -1, begin, end);
+  apply_mask(call, call.t[slot::dropout_fwd::x], call.t[slot::dropout_fwd::y], false, -1, begin, end);
 }
 
-size_t dropout_bwd_work(const KernelCall& call) { return block_row_count(call.t[0]); }
+size_t dropout_bwd_work(const KernelCall& call) { return block_row_count(call.t[slot::dropout_bwd::dy]); }
 
 void dropout_bwd_run(const KernelCall& call, size_t begin, size_t end) {
-  apply_mask(call, call.t[0], call.t[1], accumulates(call), relu_mask_slot(Family::dropout_bwd), begin,
-             end);
+  apply_mask(call, call.t[slot::dropout_bwd::dy], call.t[slot::dropout_bwd::dx], accumulates(call),
+             relu_mask_slot(Family::dropout_bwd), begin, end);
 }
 
 }  // namespace unet::kernels::ref

@@ -20,10 +20,10 @@ void zero_block(const TensorArg& t, int n, int cb) {
 
 // ---- maxpool forward: y[n,c,oy,ox] = max over the window at (oy*s, ox*s) ----
 
-size_t maxpool2d_fwd_work(const KernelCall& call) { return image_block_count(call.t[1]); }
+size_t maxpool2d_fwd_work(const KernelCall& call) { return image_block_count(call.t[slot::maxpool2d_fwd::y]); }
 
 void maxpool2d_fwd_run(const KernelCall& call, size_t begin, size_t end) {
-  const TensorArg &x = call.t[0], &y = call.t[1];
+  const TensorArg &x = call.t[slot::maxpool2d_fwd::x], &y = call.t[slot::maxpool2d_fwd::y];
   for (size_t item = begin; item < end; ++item) {
     const auto [n, cb] = image_block_of(y, item);
     maxpool2d_block(x, y, n, cb, call.i[kAttrStride], call.i[kAttrWindow]);
@@ -48,10 +48,11 @@ void maxpool2d_block(const TensorArg& x, const TensorArg& y, int n, int cb, int 
 // ---- maxpool backward: dy of each window goes to the window's first position (row-major)
 // holding the maximum; overlapping windows add up. ----
 
-size_t maxpool2d_bwd_work(const KernelCall& call) { return image_block_count(call.t[3]); }
+size_t maxpool2d_bwd_work(const KernelCall& call) { return image_block_count(call.t[slot::maxpool2d_bwd::dx]); }
 
 void maxpool2d_bwd_run(const KernelCall& call, size_t begin, size_t end) {
-  const TensorArg &x = call.t[0], &y = call.t[1], &dy = call.t[2], &dx = call.t[3];
+  namespace slots = slot::maxpool2d_bwd;
+  const TensorArg &x = call.t[slots::x], &y = call.t[slots::y], &dy = call.t[slots::dy], &dx = call.t[slots::dx];
   const int stride = call.i[kAttrStride], window = call.i[kAttrWindow];
   const bool accumulate = accumulates(call);
   for (size_t item = begin; item < end; ++item) {
@@ -77,10 +78,10 @@ void maxpool2d_bwd_run(const KernelCall& call, size_t begin, size_t end) {
 
 // ---- upsample forward: y[n,c,oy,ox] = x[n,c,oy/f,ox/f] ----
 
-size_t upsample2d_fwd_work(const KernelCall& call) { return image_block_count(call.t[1]); }
+size_t upsample2d_fwd_work(const KernelCall& call) { return image_block_count(call.t[slot::upsample2d_fwd::y]); }
 
 void upsample2d_fwd_run(const KernelCall& call, size_t begin, size_t end) {
-  const TensorArg &x = call.t[0], &y = call.t[1];
+  const TensorArg &x = call.t[slot::upsample2d_fwd::x], &y = call.t[slot::upsample2d_fwd::y];
   const int f = call.i[kAttrWindow];
   for (size_t item = begin; item < end; ++item) {
     const auto [n, cb] = image_block_of(y, item);
@@ -96,10 +97,10 @@ void upsample2d_fwd_run(const KernelCall& call, size_t begin, size_t end) {
 
 // ---- upsample backward: dx[n,c,iy,ix] (+)= sum of dy over the f x f block it was copied to ----
 
-size_t upsample2d_bwd_work(const KernelCall& call) { return image_block_count(call.t[1]); }
+size_t upsample2d_bwd_work(const KernelCall& call) { return image_block_count(call.t[slot::upsample2d_bwd::dx]); }
 
 void upsample2d_bwd_run(const KernelCall& call, size_t begin, size_t end) {
-  const TensorArg &dy = call.t[0], &dx = call.t[1];
+  const TensorArg &dy = call.t[slot::upsample2d_bwd::dy], &dx = call.t[slot::upsample2d_bwd::dx];
   const int f = call.i[kAttrWindow];
   const bool accumulate = accumulates(call);
   for (size_t item = begin; item < end; ++item) {

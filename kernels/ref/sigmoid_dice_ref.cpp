@@ -9,10 +9,14 @@ namespace unet::kernels::ref {
 
 // ---- forward: p = sigmoid(z); partials[3n..3n+2] = (sum p*t, sum p, sum t) of image n ----
 
-size_t sigmoid_dice_fwd_work(const KernelCall& call) { return static_cast<size_t>(call.t[0].n); }
+size_t sigmoid_dice_fwd_work(const KernelCall& call) {
+  return static_cast<size_t>(call.t[slot::sigmoid_dice_fwd::z].n);
+}
 
 void sigmoid_dice_fwd_run(const KernelCall& call, size_t begin, size_t end) {
-  const TensorArg &z = call.t[0], &target = call.t[1], &p = call.t[2], &partials = call.t[3];
+  namespace slots = slot::sigmoid_dice_fwd;
+  const TensorArg &z = call.t[slots::z], &target = call.t[slots::target], &p = call.t[slots::p],
+                  &partials = call.t[slots::partials];
   for (size_t item = begin; item < end; ++item) {
     const int n = static_cast<int>(item);
     double intersection = 0.0, predicted = 0.0, truth = 0.0;
@@ -35,10 +39,13 @@ void sigmoid_dice_fwd_run(const KernelCall& call, size_t begin, size_t end) {
 
 // ---- backward: dz = (dice_a * t + dice_b) * p * (1 - p) ----
 
-size_t sigmoid_dice_bwd_work(const KernelCall& call) { return static_cast<size_t>(call.t[0].n); }
+size_t sigmoid_dice_bwd_work(const KernelCall& call) {
+  return static_cast<size_t>(call.t[slot::sigmoid_dice_bwd::p].n);
+}
 
 void sigmoid_dice_bwd_run(const KernelCall& call, size_t begin, size_t end) {
-  const TensorArg &p = call.t[0], &target = call.t[1], &dz = call.t[2];
+  namespace slots = slot::sigmoid_dice_bwd;
+  const TensorArg &p = call.t[slots::p], &target = call.t[slots::target], &dz = call.t[slots::dz];
   const StepScalars& s = step_of(call);
   for (size_t item = begin; item < end; ++item) {
     const int n = static_cast<int>(item);

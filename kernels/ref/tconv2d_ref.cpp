@@ -12,10 +12,11 @@ namespace unet::kernels::ref {
 // y[n,o,oy,ox] = act(b[o] + sum over (i, ky, kx) of x[n,i,iy,ix] * w[o,i,ky,kx]) for every
 // input pixel (iy, ix) that spreads to (oy, ox) through tap (ky, kx).
 
-size_t tconv2d_fwd_work(const KernelCall& call) { return image_block_count(call.t[3]); }
+size_t tconv2d_fwd_work(const KernelCall& call) { return image_block_count(call.t[slot::tconv2d_fwd::y]); }
 
 void tconv2d_fwd_run(const KernelCall& call, size_t begin, size_t end) {
-  const TensorArg &x = call.t[0], &w = call.t[1], &b = call.t[2], &y = call.t[3];
+  namespace slots = slot::tconv2d_fwd;
+  const TensorArg &x = call.t[slots::x], &w = call.t[slots::w], &b = call.t[slots::b], &y = call.t[slots::y];
   const ConvGeometry g = conv_geometry(call);
   const auto act = static_cast<Activation>(call.i[kAttrActivation]);
   for (size_t item = begin; item < end; ++item) {
@@ -47,10 +48,11 @@ void tconv2d_fwd_run(const KernelCall& call, size_t begin, size_t end) {
 // ---- backward data: items are (image, input-channel block of dx) ----
 // dx[n,i,iy,ix] = sum over (o, ky, kx) of dy[n,o,iy*s-pt+ky, ix*s-pl+kx] * w[o,i,ky,kx].
 
-size_t tconv2d_bwd_data_work(const KernelCall& call) { return image_block_count(call.t[2]); }
+size_t tconv2d_bwd_data_work(const KernelCall& call) { return image_block_count(call.t[slot::tconv2d_bwd_data::dx]); }
 
 void tconv2d_bwd_data_run(const KernelCall& call, size_t begin, size_t end) {
-  const TensorArg &dy = call.t[0], &w = call.t[1], &dx = call.t[2];
+  namespace slots = slot::tconv2d_bwd_data;
+  const TensorArg &dy = call.t[slots::dy], &w = call.t[slots::w], &dx = call.t[slots::dx];
   const ConvGeometry g = conv_geometry(call);
   const bool accumulate = accumulates(call);
   for (size_t item = begin; item < end; ++item) {
@@ -83,12 +85,13 @@ void tconv2d_bwd_data_run(const KernelCall& call, size_t begin, size_t end) {
 // (oy, ox) = (iy*s - pt + ky, ix*s - pl + kx); db[o] += sum of dy (items of input block 0).
 
 size_t tconv2d_bwd_weights_work(const KernelCall& call) {
-  const TensorArg& dw = call.t[2];
+  const TensorArg& dw = call.t[slot::tconv2d_bwd_weights::dw];
   return static_cast<size_t>(channel_blocks(dw.n)) * channel_blocks(dw.c);
 }
 
 void tconv2d_bwd_weights_run(const KernelCall& call, size_t begin, size_t end) {
-  const TensorArg &x = call.t[0], &dy = call.t[1], &dw = call.t[2], &db = call.t[3];
+  namespace slots = slot::tconv2d_bwd_weights;
+  const TensorArg &x = call.t[slots::x], &dy = call.t[slots::dy], &dw = call.t[slots::dw], &db = call.t[slots::db];
   const ConvGeometry g = conv_geometry(call);
   const int ibs = channel_blocks(dw.c);
   for (size_t item = begin; item < end; ++item) {
