@@ -10,6 +10,8 @@
 
 namespace unet::graph {
 
+namespace slot = kernels::slot;
+
 namespace {
 
 using kernels::Family;
@@ -113,10 +115,10 @@ void emit_backward(LoweringState& state) {
 
   {
     plan::Op op = make_op(Family::sigmoid_dice_bwd, g.nodes[g.loss].name + ".bwd");
-    op.tensors[0] = p.prediction;
-    op.tensors[1] = p.target;
-    op.tensors[2] = state.grad[state.prediction];
-    tracker.contribute(op.tensors[2]);
+    op.tensors[slot::sigmoid_dice_bwd::p] = p.prediction;
+    op.tensors[slot::sigmoid_dice_bwd::target] = p.target;
+    op.tensors[slot::sigmoid_dice_bwd::dz] = state.grad[state.prediction];
+    tracker.contribute(op.tensors[slot::sigmoid_dice_bwd::dz]);
     ops.push_back(op);
   }
   for (size_t id = g.nodes.size(); id-- > 0;) {
@@ -136,26 +138,26 @@ void emit_backward(LoweringState& state) {
           const bool relu = act == kernels::Activation::relu;
           plan::Op op = make_op(relu ? Family::relu_bwd : Family::sigmoid_bwd,
                                 node.name + (relu ? ".relu_bwd" : ".sigmoid_bwd"));
-          op.tensors[0] = state.value[id];
-          op.tensors[1] = dy;
+          op.tensors[slot::activation_bwd::y] = state.value[id];
+          op.tensors[slot::activation_bwd::dy] = dy;
           ops.push_back(op);
         }
         plan::Op weights = make_op(conv ? Family::conv2d_bwd_weights : Family::tconv2d_bwd_weights,
                                    node.name + ".bwd_weights");
-        weights.tensors[0] = state.value[in];
-        weights.tensors[1] = dy;
-        weights.tensors[2] = p.params[state.kernel_param[id]].grad;
-        weights.tensors[3] = p.params[state.bias_param[id]].grad;
+        weights.tensors[slot::conv2d_bwd_weights::x] = state.value[in];
+        weights.tensors[slot::conv2d_bwd_weights::dy] = dy;
+        weights.tensors[slot::conv2d_bwd_weights::dw] = p.params[state.kernel_param[id]].grad;
+        weights.tensors[slot::conv2d_bwd_weights::db] = p.params[state.bias_param[id]].grad;
         set_conv_attrs(g, node, weights);
         ops.push_back(weights);
         if (input_needs) {
           plan::Op data = make_op(conv ? Family::conv2d_bwd_data : Family::tconv2d_bwd_data,
                                   node.name + ".bwd_data");
-          data.tensors[0] = dy;
-          data.tensors[1] = p.params[state.kernel_param[id]].value;
-          data.tensors[2] = state.grad[in];
+          data.tensors[slot::conv2d_bwd_data::dy] = dy;
+          data.tensors[slot::conv2d_bwd_data::w] = p.params[state.kernel_param[id]].value;
+          data.tensors[slot::conv2d_bwd_data::dx] = state.grad[in];
           set_conv_attrs(g, node, data);
-          data.i[kernels::kAttrAccumulate] = tracker.contribute(data.tensors[2]);
+          data.i[kernels::kAttrAccumulate] = tracker.contribute(data.tensors[slot::conv2d_bwd_data::dx]);
           ops.push_back(data);
         }
         break;
@@ -163,47 +165,47 @@ void emit_backward(LoweringState& state) {
       case OpKind::maxpool2d:
         if (input_needs) {
           plan::Op op = make_op(Family::maxpool2d_bwd, node.name + ".bwd");
-          op.tensors[0] = state.value[in];
-          op.tensors[1] = state.value[id];
-          op.tensors[2] = dy;
-          op.tensors[3] = state.grad[in];
+          op.tensors[slot::maxpool2d_bwd::x] = state.value[in];
+          op.tensors[slot::maxpool2d_bwd::y] = state.value[id];
+          op.tensors[slot::maxpool2d_bwd::dy] = dy;
+          op.tensors[slot::maxpool2d_bwd::dx] = state.grad[in];
           op.i[kernels::kAttrStride] = node.stride;
           op.i[kernels::kAttrWindow] = node.pool;
-          op.i[kernels::kAttrAccumulate] = tracker.contribute(op.tensors[3]);
+          op.i[kernels::kAttrAccumulate] = tracker.contribute(op.tensors[slot::maxpool2d_bwd::dx]);
           ops.push_back(op);
         }
         break;
       case OpKind::upsample2d:
         if (input_needs) {
           plan::Op op = make_op(Family::upsample2d_bwd, node.name + ".bwd");
-          op.tensors[0] = dy;
-          op.tensors[1] = state.grad[in];
+          op.tensors[slot::upsample2d_bwd::dy] = dy;
+          op.tensors[slot::upsample2d_bwd::dx] = state.grad[in];
           op.i[kernels::kAttrWindow] = node.pool;
-          op.i[kernels::kAttrAccumulate] = tracker.contribute(op.tensors[1]);
+          op.i[kernels::kAttrAccumulate] = tracker.contribute(op.tensors[slot::upsample2d_bwd::dx]);
           ops.push_back(op);
         }
         break;
       case OpKind::dropout:
         if (input_needs) {
           plan::Op op = make_op(Family::dropout_bwd, node.name + ".bwd");
-          op.tensors[0] = dy;
-          op.tensors[1] = state.grad[in];
+          op.tensors[slot::dropout_bwd::dy] = dy;
+          op.tensors[slot::dropout_bwd::dx] = state.grad[in];
           set_dropout_attrs(g, static_cast<int>(id), op);
-          op.i[kernels::kAttrAccumulate] = tracker.contribute(op.tensors[1]);
+          op.i[kernels::kAttrAccumulate] = tracker.contribute(op.tensors[slot::dropout_bwd::dx]);
           ops.push_back(op);
         }
         break;
       case OpKind::concat: {
         const auto& slots = state.concat_slots[id];
         for (size_t k = 0; k < slots.size(); ++k) {
-          const ConcatSlot& slot = slots[k];
-          if (!needs[slot.node]) continue;
+          const ConcatSlot& part = slots[k];
+          if (!needs[part.node]) continue;
           // An aliased input's gradient is its slice of the concat's gradient: nothing to do.
-          if (slot.aliased) continue;
+          if (part.aliased) continue;
           plan::Op op = make_op(Family::copy_channels, fmt::format("{}.copy{}.bwd", node.name, k));
-          op.tensors[0] = slot.grad_slice;
-          op.tensors[1] = state.grad[slot.node];
-          op.i[kernels::kAttrAccumulate] = tracker.contribute(op.tensors[1]);
+          op.tensors[slot::copy_channels::x] = part.grad_slice;
+          op.tensors[slot::copy_channels::y] = state.grad[part.node];
+          op.i[kernels::kAttrAccumulate] = tracker.contribute(op.tensors[slot::copy_channels::y]);
           ops.push_back(op);
         }
         break;

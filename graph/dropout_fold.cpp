@@ -9,6 +9,8 @@
 
 namespace unet::graph {
 
+namespace slot = kernels::slot;
+
 namespace {
 
 using kernels::Family;
@@ -16,11 +18,11 @@ using kernels::Family;
 // The index in forward of the conv2d_fwd op whose epilogue can take the dropout at position
 // d: the last writer of its input, if that is a conv's y and its kernel applies dropouts; or -1.
 int folding_conv(const std::vector<plan::Op>& forward, size_t d) {
-  const int32_t x = forward[d].tensors[0];
+  const int32_t x = forward[d].tensors[slot::dropout_fwd::x];
   const int k = last_writer(forward, d, x);
   if (k < 0) return -1;
   const plan::Op& conv = forward[static_cast<size_t>(k)];
-  if (conv.family != Family::conv2d_fwd || conv.tensors[3] != x) return -1;
+  if (conv.family != Family::conv2d_fwd || conv.tensors[slot::conv2d_fwd::y] != x) return -1;
   const kernels::KernelInfo* info = kernels::find_kernel(conv.kernel);
   return info && info->dropout_epilogue && conv.i[kernels::kAttrFoldedDropout] == 0 ? k : -1;
 }
@@ -36,7 +38,8 @@ bool read_only_as_relu_output(const plan::Plan& plan, const plan::Op* conv, cons
       const int relu = kernels::relu_mask_slot(op.family);
       for (size_t s = 0; s < op.tensors.size(); ++s) {
         if (op.tensors[s] != y) continue;
-        const bool as_relu_output = (op.family == Family::relu_bwd && s == 0) || static_cast<int>(s) == relu;
+        const bool as_relu_output =
+            (op.family == Family::relu_bwd && s == slot::relu_bwd::y) || static_cast<int>(s) == relu;
         if (!as_relu_output) return false;
       }
     }
@@ -64,15 +67,16 @@ int fold_dropouts(plan::Plan& plan) {
     const plan::Op& dropout = plan.forward[d];
     if (dropout.family != Family::dropout_fwd) continue;
     const int k = folding_conv(plan.forward, d);
-    if (k < 0 || !read_only_as_relu_output(plan, &plan.forward[static_cast<size_t>(k)], &dropout, dropout.tensors[0]))
+    if (k < 0 || !read_only_as_relu_output(plan, &plan.forward[static_cast<size_t>(k)], &dropout,
+                                           dropout.tensors[slot::dropout_fwd::x]))
       continue;
     // The conv's output must own its memory and lend it to no view (a concat's slice): a view
     // would be read through its base, unseen above, and the conv no longer writes it.
-    if (!owns_unshared_memory(plan, dropout.tensors[0])) continue;
-    // dropout_fwd: t0 x, t1 y, f0 rate, i: seeds.
-    const int32_t old_y = dropout.tensors[0], new_y = dropout.tensors[1];
+    if (!owns_unshared_memory(plan, dropout.tensors[slot::dropout_fwd::x])) continue;
+    // dropout_fwd: f0 rate, i: seeds.
+    const int32_t old_y = dropout.tensors[slot::dropout_fwd::x], new_y = dropout.tensors[slot::dropout_fwd::y];
     plan::Op& conv = plan.forward[static_cast<size_t>(k)];
-    conv.tensors[3] = new_y;
+    conv.tensors[slot::conv2d_fwd::y] = new_y;
     conv.i[kernels::kAttrFoldedDropout] = 1;
     conv.i[kernels::kAttrSeedLo] = dropout.i[kernels::kAttrSeedLo];
     conv.i[kernels::kAttrSeedHi] = dropout.i[kernels::kAttrSeedHi];

@@ -8,6 +8,8 @@
 
 namespace unet::graph {
 
+namespace slot = kernels::slot;
+
 namespace {
 
 using kernels::Family;
@@ -103,10 +105,10 @@ void emit_forward(LoweringState& state) {
       case OpKind::conv2d_transpose: {
         const bool conv = node.kind == OpKind::conv2d;
         plan::Op op = make_op(conv ? Family::conv2d_fwd : Family::tconv2d_fwd, node.name);
-        op.tensors[0] = state.value[node.inputs[0]];
-        op.tensors[1] = p.params[state.kernel_param[id]].value;
-        op.tensors[2] = p.params[state.bias_param[id]].value;
-        op.tensors[3] = state.value[id];
+        op.tensors[slot::conv2d_fwd::x] = state.value[node.inputs[0]];
+        op.tensors[slot::conv2d_fwd::w] = p.params[state.kernel_param[id]].value;
+        op.tensors[slot::conv2d_fwd::b] = p.params[state.bias_param[id]].value;
+        op.tensors[slot::conv2d_fwd::y] = state.value[id];
         set_conv_attrs(g, node, op);
         // The loss applies the sigmoid itself (sigmoid_dice_fwd), so the prediction conv
         // outputs the logits.
@@ -118,8 +120,8 @@ void emit_forward(LoweringState& state) {
       }
       case OpKind::maxpool2d: {
         plan::Op op = make_op(Family::maxpool2d_fwd, node.name);
-        op.tensors[0] = state.value[node.inputs[0]];
-        op.tensors[1] = state.value[id];
+        op.tensors[slot::maxpool2d_fwd::x] = state.value[node.inputs[0]];
+        op.tensors[slot::maxpool2d_fwd::y] = state.value[id];
         op.i[kernels::kAttrStride] = node.stride;
         op.i[kernels::kAttrWindow] = node.pool;
         p.forward.push_back(op);
@@ -127,8 +129,8 @@ void emit_forward(LoweringState& state) {
       }
       case OpKind::upsample2d: {
         plan::Op op = make_op(Family::upsample2d_fwd, node.name);
-        op.tensors[0] = state.value[node.inputs[0]];
-        op.tensors[1] = state.value[id];
+        op.tensors[slot::upsample2d_fwd::x] = state.value[node.inputs[0]];
+        op.tensors[slot::upsample2d_fwd::y] = state.value[id];
         op.i[kernels::kAttrWindow] = node.pool;
         p.forward.push_back(op);
         break;
@@ -136,8 +138,8 @@ void emit_forward(LoweringState& state) {
       case OpKind::dropout: {
         if (!state.options.training) break;
         plan::Op op = make_op(Family::dropout_fwd, node.name);
-        op.tensors[0] = state.value[node.inputs[0]];
-        op.tensors[1] = state.value[id];
+        op.tensors[slot::dropout_fwd::x] = state.value[node.inputs[0]];
+        op.tensors[slot::dropout_fwd::y] = state.value[id];
         set_dropout_attrs(g, static_cast<int>(id), op);
         p.forward.push_back(op);
         break;
@@ -147,8 +149,8 @@ void emit_forward(LoweringState& state) {
         for (size_t k = 0; k < slots.size(); ++k) {
           if (slots[k].aliased) continue;  // its producer already wrote into the slice
           plan::Op op = make_op(Family::copy_channels, fmt::format("{}.copy{}", node.name, k));
-          op.tensors[0] = state.value[slots[k].node];
-          op.tensors[1] = slots[k].slice;
+          op.tensors[slot::copy_channels::x] = state.value[slots[k].node];
+          op.tensors[slot::copy_channels::y] = slots[k].slice;
           op.i[kernels::kAttrAccumulate] = 0;
           p.forward.push_back(op);
         }
@@ -156,10 +158,10 @@ void emit_forward(LoweringState& state) {
       }
       case OpKind::dice_loss: {
         plan::Op op = make_op(Family::sigmoid_dice_fwd, node.name);
-        op.tensors[0] = state.value[state.prediction];
-        op.tensors[1] = p.target;
-        op.tensors[2] = p.prediction;
-        op.tensors[3] = p.loss_partials;
+        op.tensors[slot::sigmoid_dice_fwd::z] = state.value[state.prediction];
+        op.tensors[slot::sigmoid_dice_fwd::target] = p.target;
+        op.tensors[slot::sigmoid_dice_fwd::p] = p.prediction;
+        op.tensors[slot::sigmoid_dice_fwd::partials] = p.loss_partials;
         p.forward.push_back(op);
         break;
       }

@@ -8,19 +8,20 @@
 
 namespace unet::graph {
 
+namespace slot = kernels::slot;
+
 namespace {
 
 // The index in kept of the conv2d_fwd op that can take this pool as its epilogue: the last
 // writer of the pool's input, if that is a conv's y and its kernel honours pool_y; or -1.
 int folding_conv(const std::vector<plan::Op>& kept, const plan::Op& pool) {
-  const int32_t x = pool.tensors[0];
+  const int32_t x = pool.tensors[slot::maxpool2d_fwd::x];
   const int k = last_writer(kept, kept.size(), x);
   if (k < 0) return -1;
   const plan::Op& conv = kept[static_cast<size_t>(k)];
-  if (conv.family != kernels::Family::conv2d_fwd || conv.tensors[3] != x) return -1;
+  if (conv.family != kernels::Family::conv2d_fwd || conv.tensors[slot::conv2d_fwd::y] != x) return -1;
   const kernels::KernelInfo* info = kernels::find_kernel(conv.kernel);
-  const int slot = kernels::pool_epilogue_slot(conv.family);
-  return info && info->pool_epilogue && conv.tensors[static_cast<size_t>(slot)] < 0 ? k : -1;
+  return info && info->pool_epilogue && conv.tensors[slot::conv2d_fwd::pool_y] < 0 ? k : -1;
 }
 
 }  // namespace
@@ -31,13 +32,12 @@ int fold_max_pools(plan::Plan& plan) {
   kept.reserve(plan.forward.size());
   int folded = 0;
   for (plan::Op& op : plan.forward) {
-    // maxpool2d_fwd: t0 x, t1 y; i: stride, window.
     if (op.family == Family::maxpool2d_fwd && op.i[kernels::kAttrWindow] == kernels::kFoldedPoolWindow &&
         op.i[kernels::kAttrStride] == kernels::kFoldedPoolWindow) {
       const int k = folding_conv(kept, op);
       if (k >= 0) {
         plan::Op& conv = kept[static_cast<size_t>(k)];
-        conv.tensors[static_cast<size_t>(kernels::pool_epilogue_slot(conv.family))] = op.tensors[1];
+        conv.tensors[slot::conv2d_fwd::pool_y] = op.tensors[slot::maxpool2d_fwd::y];
         conv.label += "+" + op.label;
         ++folded;
         continue;

@@ -7,6 +7,8 @@
 
 namespace unet::graph {
 
+namespace slot = kernels::slot;
+
 int fold_relu_backward(plan::Plan& plan) {
   using kernels::Family;
   std::vector<plan::Op> kept;
@@ -15,13 +17,13 @@ int fold_relu_backward(plan::Plan& plan) {
   for (plan::Op& op : plan.backward) {
     if (op.family == Family::relu_bwd && !kept.empty()) {
       plan::Op& writer = kept.back();
-      const int slot = kernels::relu_mask_slot(writer.family);
+      const int relu_y = kernels::relu_mask_slot(writer.family);
       const kernels::KernelInfo* k = kernels::find_kernel(writer.kernel);
-      // relu_bwd: t0 y (the ReLU's output), t1 dy (its gradient, modified in place). The
+      // relu_bwd's y is the ReLU's output, its dy the gradient (modified in place). The
       // writer's dx is the slot before relu_y; being the op right before, it writes dy last.
-      if (slot >= 0 && k && k->relu_mask && writer.tensors[slot] < 0 &&
-          writer.tensors[slot - 1] == op.tensors[1]) {
-        writer.tensors[slot] = op.tensors[0];
+      if (relu_y >= 0 && k && k->relu_mask && writer.tensors[relu_y] < 0 &&
+          writer.tensors[relu_y - 1] == op.tensors[slot::relu_bwd::dy]) {
+        writer.tensors[relu_y] = op.tensors[slot::relu_bwd::y];
         writer.label += "+" + op.label;
         ++folded;
         continue;

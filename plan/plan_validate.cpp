@@ -388,33 +388,45 @@ class Validator {
       const int relu_slot = kernels::relu_mask_slot(op_.family);
       if (has(relu_slot)) same(relu_slot, relu_slot - 1);  // relu_y follows dx
       using F = Family;
+      namespace fwd = kernels::slot::conv2d_fwd;
+      namespace bwd_data = kernels::slot::conv2d_bwd_data;
+      namespace bwd_weights = kernels::slot::conv2d_bwd_weights;
+      namespace unary_fwd = kernels::slot::unary_fwd;
+      namespace unary_bwd = kernels::slot::unary_bwd;
+      namespace pool_bwd = kernels::slot::maxpool2d_bwd;
+      namespace act_bwd = kernels::slot::activation_bwd;
+      namespace dice_fwd = kernels::slot::sigmoid_dice_fwd;
+      namespace dice_bwd = kernels::slot::sigmoid_dice_bwd;
       switch (op_.family) {
         case F::conv2d_fwd:
-          conv(0, 1, 3, 2, false, true);
+          conv(fwd::x, fwd::w, fwd::y, fwd::b, false, true);
           attr_in(kernels::kAttrFoldedDropout, "folded_dropout", 0, 1);
           if (attr(kernels::kAttrFoldedDropout)) rate();
-          if (has(4)) pooled(3, 4, kernels::kFoldedPoolWindow, kernels::kFoldedPoolWindow);
+          if (has(fwd::pool_y)) pooled(fwd::y, fwd::pool_y, kernels::kFoldedPoolWindow, kernels::kFoldedPoolWindow);
           return;
-        case F::conv2d_bwd_data: return conv(2, 1, 0, -1, false, false), accumulate();
-        case F::conv2d_bwd_weights: return conv(0, 2, 1, 3, false, false);
-        case F::tconv2d_fwd: return conv(0, 1, 3, 2, true, true);
-        case F::tconv2d_bwd_data: return conv(2, 1, 0, -1, true, false), accumulate();
-        case F::tconv2d_bwd_weights: return conv(0, 2, 1, 3, true, false);
-        case F::maxpool2d_fwd: return maxpool(0, 1);
+        case F::conv2d_bwd_data: return conv(bwd_data::dx, bwd_data::w, bwd_data::dy, -1, false, false), accumulate();
+        case F::conv2d_bwd_weights:
+          return conv(bwd_weights::x, bwd_weights::dw, bwd_weights::dy, bwd_weights::db, false, false);
+        case F::tconv2d_fwd: return conv(fwd::x, fwd::w, fwd::y, fwd::b, true, true);
+        case F::tconv2d_bwd_data: return conv(bwd_data::dx, bwd_data::w, bwd_data::dy, -1, true, false), accumulate();
+        case F::tconv2d_bwd_weights:
+          return conv(bwd_weights::x, bwd_weights::dw, bwd_weights::dy, bwd_weights::db, true, false);
+        case F::maxpool2d_fwd: return maxpool(unary_fwd::x, unary_fwd::y);
         case F::maxpool2d_bwd:
-          maxpool(0, 1);
-          same(2, 1);
-          same(3, 0);
+          maxpool(pool_bwd::x, pool_bwd::y);
+          same(pool_bwd::dy, pool_bwd::y);
+          same(pool_bwd::dx, pool_bwd::x);
           return accumulate();
-        case F::upsample2d_fwd: return upsample(0, 1);
-        case F::upsample2d_bwd: return upsample(1, 0), accumulate();
-        case F::dropout_fwd: return same(0, 1), rate();
-        case F::dropout_bwd: return same(0, 1), rate(), accumulate();
+        case F::upsample2d_fwd: return upsample(unary_fwd::x, unary_fwd::y);
+        case F::upsample2d_bwd: return upsample(unary_bwd::dx, unary_bwd::dy), accumulate();
+        case F::dropout_fwd: return same(unary_fwd::x, unary_fwd::y), rate();
+        case F::dropout_bwd: return same(unary_bwd::dy, unary_bwd::dx), rate(), accumulate();
         case F::relu_bwd:
-        case F::sigmoid_bwd: return same(0, 1);
-        case F::copy_channels: return same(0, 1), accumulate();
-        case F::sigmoid_dice_fwd: return dice(0, 1, 2), partials(3);
-        case F::sigmoid_dice_bwd: return dice(2, 1, 0);
+        case F::sigmoid_bwd: return same(act_bwd::y, act_bwd::dy);
+        case F::copy_channels: return same(unary_fwd::x, unary_fwd::y), accumulate();
+        case F::sigmoid_dice_fwd:
+          return dice(dice_fwd::z, dice_fwd::target, dice_fwd::p), partials(dice_fwd::partials);
+        case F::sigmoid_dice_bwd: return dice(dice_bwd::dz, dice_bwd::target, dice_bwd::p);
         case F::adam_update: return adam();
         case F::count: break;
       }
@@ -519,17 +531,18 @@ class Validator {
       (void)p;
     }
 
+    // sigmoid_dice_fwd's partials: three sums per image of z.
     void partials(int slot) const {
-      const uint64_t need = uint64_t{3} * t(0).n;
-      expect(t(slot).w >= need,
-             fmt::format("{} has w {}, 3 x {} images need {}", name(slot), t(slot).w, t(0).n,
-                         need));
+      const uint64_t need = uint64_t{3} * t(kernels::slot::sigmoid_dice_fwd::z).n;
+      expect(t(slot).w >= need, fmt::format("{} has w {}, 3 x {} images need {}", name(slot), t(slot).w,
+                                            t(kernels::slot::sigmoid_dice_fwd::z).n, need));
     }
 
     void adam() const {
-      for (int s = 1; s < 4; ++s)
-        expect(t(s).w == t(0).w, fmt::format("{} has w {}, {} has {}: they must match",
-                                             name(s), t(s).w, name(0), t(0).w));
+      namespace adam = kernels::slot::adam_update;
+      for (int s : {adam::grad, adam::m, adam::v})
+        expect(t(s).w == t(adam::param).w, fmt::format("{} has w {}, {} has {}: they must match", name(s), t(s).w,
+                                                       name(adam::param), t(adam::param).w));
       expect(finite_in(op_.f[0], 0, 1), fmt::format("beta1 {} is not in [0, 1)", op_.f[0]));
       expect(finite_in(op_.f[1], 0, 1), fmt::format("beta2 {} is not in [0, 1)", op_.f[1]));
       expect(std::isfinite(op_.f[2]) && op_.f[2] > 0,

@@ -56,9 +56,9 @@ std::optional<ConvProblem> conv_problem(const plan::Plan& plan, const plan::Op& 
   p.ph = op.i[kernels::kAttrPadTop], p.pw = op.i[kernels::kAttrPadLeft];
   if (p.direction == ConvDirection::fwd) {
     p.activation = static_cast<kernels::Activation>(op.i[kernels::kAttrActivation]);
-    p.bias = op.tensors[2] >= 0;
+    p.bias = op.tensors[kernels::slot::conv2d_fwd::b] >= 0;
   } else if (p.direction == ConvDirection::bwd_weights) {
-    p.bias = op.tensors[3] >= 0;
+    p.bias = op.tensors[kernels::slot::conv2d_bwd_weights::db] >= 0;
   }
   return p;
 }
